@@ -1,0 +1,76 @@
+"""Code nodes: dedent, compile once, run in a fresh namespace, collect the output."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+import textwrap
+import types
+from collections.abc import Mapping
+from typing import Any
+
+from ._exceptions import WorkflowValidationError
+
+__all__ = ["collect_output", "compile_node_code", "is_async_code"]
+
+_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+_SKIPPED_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+
+
+def _filename_for(node_id: str, source: str) -> str:
+    """A file name naming the node, registered in linecache so tracebacks show its lines."""
+    base = f"<node {node_id!r}>"
+    filename, n = base, 1
+    lines = source.splitlines(keepends=True)
+    while True:
+        entry = linecache.cache.get(filename)
+        if entry is None or (len(entry) == 4 and entry[2] == lines):
+            break
+        n += 1
+        filename = f"<node {node_id!r} #{n}>"
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    return filename
+
+
+def compile_node_code(node_id: str, code: str) -> tuple[types.CodeType, str]:
+    """Dedent and compile a code string; a syntax error names the node, line and column."""
+    if not isinstance(code, str):
+        raise WorkflowValidationError(
+            f"node {node_id!r}: code must be a str, got {type(code).__name__}", node_id=node_id
+        )
+    source = textwrap.dedent(code).strip("\n") + "\n"
+    filename = _filename_for(node_id, source)
+    try:
+        compiled = compile(source, filename, "exec", flags=_FLAGS, dont_inherit=True)
+    except SyntaxError as exc:
+        line = (exc.text or "").rstrip("\n")
+        pointer = " " * max((exc.offset or 1) - 1, 0) + "^"
+        raise WorkflowValidationError(
+            f"node {node_id!r}: syntax error at line {exc.lineno}, column {exc.offset}: "
+            f"{exc.msg}\n    {line}\n    {pointer}",
+            node_id=node_id,
+        ) from exc
+    return compiled, source
+
+
+def is_async_code(code: types.CodeType) -> bool:
+    """Whether evaluating ``code`` returns a coroutine (it awaits at top level)."""
+    return bool(code.co_flags & inspect.CO_COROUTINE)
+
+
+def collect_output(namespace: dict[str, Any], injected: Mapping[str, Any]) -> dict[str, Any]:
+    """A code node's output: its ``result``, else the variables it bound itself."""
+    if "result" in namespace and (
+        "result" not in injected or namespace["result"] is not injected["result"]
+    ):
+        value = namespace["result"]
+        return value if isinstance(value, dict) else {"result": value}
+    output: dict[str, Any] = {}
+    for name, value in namespace.items():
+        if name.startswith("_") or isinstance(value, _SKIPPED_TYPES):
+            continue
+        if name in injected and injected[name] is value:
+            continue
+        output[name] = value
+    return output
