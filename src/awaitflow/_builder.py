@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ._code import compile_node_code, is_async_code
+from ._code import compile_node_code, is_async_code, stored_names
 from ._exceptions import WorkflowValidationError
 from ._graph import Connection, Node, Workflow, describe_function
 from ._resilience import CircuitBreaker, RetryPolicy
@@ -91,7 +91,9 @@ class AsyncWorkflowBuilder:
     def with_parallel_execution(self, max_concurrency: int | None = None) -> AsyncWorkflowBuilder:
         """Start each node as soon as its inputs are ready, at most ``max_concurrency`` at once."""
         if max_concurrency is not None and (
-            not isinstance(max_concurrency, int) or max_concurrency < 1
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
         ):
             raise WorkflowValidationError(
                 f"max_concurrency must be a positive int or None, got {max_concurrency!r}"
@@ -131,7 +133,12 @@ class AsyncWorkflowBuilder:
             if spec.func is None:
                 code, source = compile_node_code(node_id, spec.code)
                 nodes[node_id] = Node(
-                    kind="code", is_async=is_async_code(code), code=code, source=source, **common
+                    kind="code",
+                    is_async=is_async_code(code),
+                    code=code,
+                    source=source,
+                    stored_names=stored_names(code),
+                    **common,
                 )
             else:
                 is_async, params, accepts_any = describe_function(node_id, spec.func)
@@ -234,7 +241,7 @@ class AsyncWorkflowBuilder:
 
 
 def _positive(what: str, value: Any, node_id: str | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise WorkflowValidationError(
             f"{what} must be a positive number of seconds, got {value!r}", node_id=node_id
         )

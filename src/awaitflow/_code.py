@@ -7,12 +7,11 @@ import inspect
 import linecache
 import textwrap
 import types
-from collections.abc import Mapping
 from typing import Any
 
 from ._exceptions import WorkflowValidationError
 
-__all__ = ["collect_output", "compile_node_code", "is_async_code"]
+__all__ = ["collect_output", "compile_node_code", "is_async_code", "stored_names"]
 
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _SKIPPED_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
@@ -59,18 +58,24 @@ def is_async_code(code: types.CodeType) -> bool:
     return bool(code.co_flags & inspect.CO_COROUTINE)
 
 
-def collect_output(namespace: dict[str, Any], injected: Mapping[str, Any]) -> dict[str, Any]:
+def stored_names(code: types.CodeType) -> frozenset[str]:
+    """The names the code's own statements bind at top level (assignments, imports, defs)."""
+    import dis
+
+    return frozenset(
+        str(instruction.argval)
+        for instruction in dis.get_instructions(code)
+        if instruction.opname in ("STORE_NAME", "STORE_GLOBAL")
+    )
+
+
+def collect_output(namespace: dict[str, Any], stored: frozenset[str]) -> dict[str, Any]:
     """A code node's output: its ``result``, else the variables it bound itself."""
-    if "result" in namespace and (
-        "result" not in injected or namespace["result"] is not injected["result"]
-    ):
+    if "result" in stored and "result" in namespace:
         value = namespace["result"]
         return value if isinstance(value, dict) else {"result": value}
     output: dict[str, Any] = {}
     for name, value in namespace.items():
-        if name.startswith("_") or isinstance(value, _SKIPPED_TYPES):
-            continue
-        if name in injected and injected[name] is value:
-            continue
-        output[name] = value
+        if name in stored and not name.startswith("_") and not isinstance(value, _SKIPPED_TYPES):
+            output[name] = value
     return output

@@ -145,6 +145,7 @@ class Execution:
         threshold = self.runtime._blocking_threshold
         if node.code is not None:
             namespace = self.base_namespace.copy()
+            namespace["inputs"] = self.inputs.copy()
             namespace.update(params)
             namespace.update(values)
             started = _real_perf_counter()
@@ -153,7 +154,7 @@ class Execution:
                 await (outcome if threshold is None else _TimedSteps(outcome, self, node.node_id))
             elif threshold is not None:
                 self.check_blocking(node.node_id, started, None)
-            return collect_output(namespace, ChainMap(values, params, self.base_namespace))
+            return collect_output(namespace, node.stored_names)
         assert node.func is not None
         lookup = ChainMap(values, params, self.base_namespace)
         kwargs: dict[str, Any] = {}
@@ -163,6 +164,8 @@ class Execution:
             kwargs.update(values)
         for param in node.parameters:
             value = lookup.get(param.name, _MISSING)
+            if value is self.inputs:
+                value = self.inputs.copy()
             if value is not _MISSING:
                 kwargs[param.name] = value
             elif param.required:
@@ -312,27 +315,29 @@ class Execution:
                 self._worker(node_id), name=f"awaitflow:{self.workflow.name}:{node_id}"
             )
             self.tasks.add(task)
+            # a callback, not a finally: a task cancelled before it starts runs no code
+            task.add_done_callback(self._worker_done)
+
+    def _worker_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not self.tasks and self.done is not None and not self.done.done():
+            self.done.set_result(None)
 
     async def _worker(self, node_id: str) -> None:
         task = asyncio.current_task()
         assert task is not None
-        try:
-            current: str | None = node_id
-            while current is not None:
-                if not await self.execute_node(current) or self.first_error is not None:
-                    return
-                for nxt in self.workflow.nodes[current].downstream:
-                    self.waiting_upstream[nxt] -= 1
-                    if self.waiting_upstream[nxt] == 0:
-                        self.ready.append(nxt)
-                current = self.ready.popleft() if self.ready else None
-                self._spawn()
-                if current is not None:
-                    task.set_name(f"awaitflow:{self.workflow.name}:{current}")
-        finally:
-            self.tasks.discard(task)
-            if not self.tasks and self.done is not None and not self.done.done():
-                self.done.set_result(None)
+        current: str | None = node_id
+        while current is not None:
+            if not await self.execute_node(current) or self.first_error is not None:
+                return
+            for nxt in self.workflow.nodes[current].downstream:
+                self.waiting_upstream[nxt] -= 1
+                if self.waiting_upstream[nxt] == 0:
+                    self.ready.append(nxt)
+            current = self.ready.popleft() if self.ready else None
+            self._spawn()
+            if current is not None:
+                task.set_name(f"awaitflow:{self.workflow.name}:{current}")
 
     # -- waiting on other nodes ---------------------------------------------------------
 

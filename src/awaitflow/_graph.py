@@ -47,6 +47,7 @@ class Node:
     is_async: bool
     code: types.CodeType | None = None
     source: str | None = None
+    stored_names: frozenset[str] = frozenset()
     func: Callable[..., Any] | None = None
     parameters: tuple[FunctionParameter, ...] = ()
     accepts_any: bool = False
@@ -88,16 +89,36 @@ class Workflow:
         return f"Workflow({self.name!r}, nodes={len(self.nodes)}, {mode})"
 
     def to_mermaid(self) -> str:
-        """The workflow as a Mermaid flowchart."""
+        """The workflow as a Mermaid flowchart.
+
+        Code nodes are rectangles, function nodes rounded; each edge is labelled with
+        what it carries (``output → input``, or the one name when both match), and
+        several connections between the same two nodes share one edge.
+        """
+
+        def text(value: str) -> str:
+            for char, code in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+                value = value.replace(char, code)
+            return value
+
         ids = {node_id: f"n{i}" for i, node_id in enumerate(self.nodes)}
-        lines = ["flowchart TD"]
+        title = " ".join(self.name.split())
+        lines = ["flowchart TD", f"    %% workflow: {title}"]
         for node_id, node in self.nodes.items():
-            label = node_id.replace('"', "#quot;")
+            label = text(node_id)
             shape = f'["{label}"]' if node.kind == "code" else f'(["{label}"])'
             lines.append(f"    {ids[node_id]}{shape}")
+        edges: dict[tuple[str, str], list[str]] = {}
         for conn in self.connections:
-            label = f"{conn.source_output} → {conn.target_input}".replace('"', "#quot;")
-            lines.append(f'    {ids[conn.source]} -->|"{label}"| {ids[conn.target]}')
+            carried = (
+                conn.source_output
+                if conn.source_output == conn.target_input
+                else f"{conn.source_output} → {conn.target_input}"
+            )
+            edges.setdefault((conn.source, conn.target), []).append(carried)
+        for (source, target), labels in edges.items():
+            label = text(", ".join(labels))
+            lines.append(f'    {ids[source]} -->|"{label}"| {ids[target]}')
         return "\n".join(lines) + "\n"
 
 

@@ -34,7 +34,9 @@ class AsyncLocalRuntime:
 
     def __init__(self, *, max_concurrency: int | None = None) -> None:
         if max_concurrency is not None and (
-            not isinstance(max_concurrency, int) or max_concurrency < 1
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
         ):
             raise ValueError(
                 f"max_concurrency must be a positive int or None, got {max_concurrency!r}"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+import math
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from unittest import mock
 
 from .._builder import AsyncWorkflowBuilder
@@ -17,25 +19,105 @@ from .._graph import Workflow
 from .._resources import release
 from .._results import WorkflowResult
 from .._runtime import AsyncLocalRuntime
-from ._recording import calls_of, instrument, is_mock
+from ._recording import calls_of, describe_calls, instrument, is_mock
 
-__all__ = ["AsyncWorkflowTestCase"]
+if TYPE_CHECKING:
+    from ._clock import VirtualClock
+    from ._leaks import LeakCheck
+
+__all__ = ["AsyncWorkflowTestCase", "TimeLimit"]
+
+logger = logging.getLogger("awaitflow.testing")
 
 
 def _no_cleanup(_resource: Any) -> None:
     """Test resources are released by the test case, not by the runtime."""
 
 
+@dataclass(slots=True)
+class _TestResource:
+    name: str
+    resource: Any
+    cleanup: Callable[[Any], Any] | None
+    mocked: bool
+
+
+@dataclass(slots=True)
+class _Attachment:
+    """A runtime this test listens to and lends its resources to."""
+
+    runtime: AsyncLocalRuntime
+    unsubscribe: Callable[[], None]
+    provided: dict[str, object] = field(default_factory=dict)
+
+
+class TimeLimit:
+    """``async with`` block that fails when it runs longer than ``seconds``.
+
+    The block is cancelled at the limit rather than waited for. After the block,
+    ``elapsed`` holds how long it ran (on the loop's clock, so in virtual time
+    under a virtual clock).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or seconds <= 0
+        ):
+            raise ValueError(
+                f"assert_time_limit() needs a finite number of seconds > 0, got {seconds!r}"
+            )
+        self.seconds = float(seconds)
+        self.elapsed: float | None = None
+        self._start = 0.0
+        self._scope: asyncio.Timeout | None = None
+
+    async def __aenter__(self) -> TimeLimit:
+        self._start = asyncio.get_running_loop().time()
+        self._scope = asyncio.timeout(self.seconds)
+        await self._scope.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        scope = self._scope
+        assert scope is not None, "TimeLimit used without entering it"
+        try:
+            await scope.__aexit__(exc_type, exc, tb)
+        except TimeoutError:
+            self.elapsed = asyncio.get_running_loop().time() - self._start
+            if scope.expired():
+                raise AssertionError(
+                    f"the block exceeded its time limit of {self.seconds:g}s: it was "
+                    f"cancelled after {self.elapsed:.3f}s"
+                ) from None
+            raise
+        self.elapsed = asyncio.get_running_loop().time() - self._start
+        if exc_type is None and self.elapsed > self.seconds:
+            raise AssertionError(
+                f"the block took {self.elapsed:.3f}s, over its time limit of {self.seconds:g}s"
+            )
+
+
 class AsyncWorkflowTestCase:
     """Base class for async workflow tests.
 
     Run it three ways: ``async with MyTest() as test: await test.test_x()``; under
-    pytest, where each ``async def test_*`` method runs on a fresh instance between
-    ``await setUp()`` and ``await tearDown()``; or by ``await MyTest.run_test("test_x")``.
+    pytest (the awaitflow plugin collects every subclass, whatever its name), where
+    each ``test*`` method runs on a fresh instance in its own event loop between
+    ``await setUp()`` and ``await tearDown()``; or ``await MyTest().run_test("test_x")``.
 
-    Class attributes: ``virtual_time`` (run tests on a virtual clock), ``leak_check``
-    (fail a test that leaks tasks, resources or unawaited coroutines; on by default),
-    ``blocking_threshold`` (seconds a node may hold the loop before a warning).
+    Class attributes: ``virtual_time`` (run each test on a virtual clock),
+    ``leak_check`` (fail a test that leaks tasks, resources or unawaited
+    coroutines; on by default), ``blocking_threshold`` (seconds a node may hold the
+    event loop before a ``BlockingCallWarning``; None turns the warning off).
     """
 
     virtual_time: ClassVar[bool] = False
@@ -45,41 +127,72 @@ class AsyncWorkflowTestCase:
     def __init__(self, method_name: str | None = None) -> None:
         self._method_name = method_name
         self._runtime: AsyncLocalRuntime | None = None
-        self._attached: dict[int, tuple[AsyncLocalRuntime, Callable[[], None]]] = {}
-        self._resources: dict[str, tuple[Any, Callable[[Any], Any] | None, bool]] = {}
+        self._attached: dict[int, _Attachment] = {}
+        self._resources: dict[str, _TestResource] = {}
+        self._created: list[_TestResource] = []
         self._node_counts: Counter[str] = Counter()
         self._trace: list[dict[str, Any]] | None = None
-        self._mock_http: Any = None
-        self._mock_cache: Any = None
         self._cleaned = False
-        self._clock: Any = None
-        self._leaks: Any = None
+        self._clock: VirtualClock | None = None
+        self._leaks: LeakCheck | None = None
+
+    def __repr__(self) -> str:
+        method = f" {self._method_name}" if self._method_name else ""
+        return f"<{type(self).__qualname__}{method}>"
 
     # -- the runtime --------------------------------------------------------------------
 
     @property
     def runtime(self) -> AsyncLocalRuntime:
-        """The runtime ``execute_workflow`` uses; made in ``setUp``, replaceable there."""
+        """The runtime ``execute_workflow`` uses; made in ``setUp``, replaceable there.
+
+        Any runtime given to this attribute lends the test resources to its
+        workflows, counts their node executions and is shut down at tearDown.
+        """
         if self._runtime is None:
             self._runtime = AsyncLocalRuntime()
+        self._attach(self._runtime)
         return self._runtime
 
     @runtime.setter
     def runtime(self, runtime: AsyncLocalRuntime) -> None:
+        if not isinstance(runtime, AsyncLocalRuntime):
+            raise TypeError(
+                f"{type(self).__name__}.runtime must be an AsyncLocalRuntime, "
+                f"got {type(runtime).__name__}"
+            )
         self._runtime = runtime
+        self._attach(runtime)
 
     def _attach(self, runtime: AsyncLocalRuntime) -> None:
-        """Subscribe to ``runtime`` and give it this test's resources (once per runtime)."""
-        key = id(runtime)
-        if key not in self._attached:
-            self._attached[key] = (runtime, runtime.subscribe(self._on_event))
-            runtime._resources.fallback = self._provide_default
-            if self.blocking_threshold is not None and runtime._blocking_threshold is None:
-                runtime._blocking_threshold = self.blocking_threshold
-        registry = runtime._resources
-        for name, (resource, _cleanup, _mocked) in self._resources.items():
-            if not registry.is_created(name):
-                registry.provide(name, resource, _no_cleanup)
+        """Subscribe to ``runtime`` and lend it this test's resources (once per runtime)."""
+        if id(runtime) in self._attached:
+            return
+        attachment = _Attachment(runtime, runtime.subscribe(self._on_event))
+        self._attached[id(runtime)] = attachment
+        runtime._resources.fallback = self._provide_default
+        if self.blocking_threshold is not None and runtime._blocking_threshold is None:
+            runtime._blocking_threshold = self.blocking_threshold
+        for entry in self._resources.values():
+            self._lend(attachment, entry)
+
+    @staticmethod
+    def _lend(attachment: _Attachment, entry: _TestResource) -> None:
+        registry = attachment.runtime._resources
+        if entry.name not in attachment.provided and registry.is_created(entry.name):
+            return  # the runtime made its own resource of that name before the test lent one
+        registry.provide(entry.name, entry.resource, _no_cleanup)
+        attachment.provided[entry.name] = registry._registrations[entry.name]
+
+    def _detach(self, attachment: _Attachment) -> None:
+        """Unsubscribe and take the lent resources back, so the runtime is left as found."""
+        attachment.unsubscribe()
+        registry = attachment.runtime._resources
+        if registry.fallback == self._provide_default:
+            registry.fallback = None
+        for name, registration in attachment.provided.items():
+            if registry._registrations.get(name) is registration:
+                del registry._registrations[name]
 
     def _on_event(self, event: Event) -> None:
         if event.kind == "node_started" and event.node_id is not None:
@@ -89,73 +202,97 @@ class AsyncWorkflowTestCase:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def setUp(self) -> None:  # noqa: N802 - the seeds' name
+    async def setUp(self) -> None:
         """Prepare the test: makes ``self.runtime``. Call ``await super().setUp()`` first."""
-        self._runtime = AsyncLocalRuntime()
+        self.runtime = AsyncLocalRuntime()
 
-    async def tearDown(self) -> None:  # noqa: N802 - the seeds' name
-        """Release the test resources (newest first) and shut the runtimes down."""
+    async def tearDown(self) -> None:
+        """Shut the runtimes down and clean the test resources up, newest first.
+
+        The test runners call it even when the test failed, and clean up after it
+        anyway, so an override that forgets ``await super().tearDown()`` leaks nothing.
+        """
         await self._cleanup()
+
+    def _reset(self) -> None:
+        self._attached = {}
+        self._resources = {}
+        self._created = []
+        self._node_counts = Counter()
+        self._trace = None
+        self._cleaned = False
+        self._runtime = None
 
     async def _cleanup(self) -> None:
         if self._cleaned:
             return
         self._cleaned = True
-        errors: list[BaseException] = []
-        for name in reversed(list(self._resources)):
-            resource, cleanup, mocked = self._resources.pop(name)
+        errors: list[Exception] = []
+        # Runtimes first: what they made themselves was made during the test, after
+        # the test resources it may use.
+        for attachment in reversed(list(self._attached.values())):
             try:
-                if cleanup is not None:
-                    outcome = cleanup(resource)
+                await attachment.runtime.shutdown()
+            except Exception as exc:
+                errors.append(exc)
+            finally:
+                self._detach(attachment)
+        self._attached.clear()
+        while self._created:
+            entry = self._created.pop()
+            logger.debug("cleaning up test resource %r", entry.name)
+            try:
+                if entry.cleanup is not None:
+                    outcome = entry.cleanup(entry.resource)
                     if inspect.isawaitable(outcome):
                         await outcome
-                elif not (mocked and is_mock(resource)):
-                    await release(resource, None)
+                elif not is_mock(entry.resource):
+                    await release(entry.resource, None)
             except Exception as exc:
-                exc.add_note(f"while cleaning up test resource {name!r}")
+                exc.add_note(f"while cleaning up test resource {entry.name!r}")
                 errors.append(exc)
-        runtimes = [runtime for runtime, _ in self._attached.values()]
-        if self._runtime is not None and id(self._runtime) not in self._attached:
-            runtimes.append(self._runtime)
-        for runtime in runtimes:
-            try:
-                await runtime.shutdown()
-            except Exception as exc:
-                errors.append(exc)
-        for _runtime, unsubscribe in self._attached.values():
-            unsubscribe()
         if len(errors) == 1:
             raise errors[0]
         if errors:
-            raise ExceptionGroup("test cleanup failed", [e for e in errors if isinstance(e, Exception)])
+            raise ExceptionGroup("several test resources failed to clean up", errors)
 
     async def _enter(self) -> None:
-        from ._leaks import LeakCheck
-
+        __tracebackhide__ = True
+        self._reset()
         if self.virtual_time:
             from ._clock import VirtualClock
 
-            self._clock = VirtualClock()
-            self._clock.install()
-        if self.leak_check:
-            self._leaks = LeakCheck()
-            self._leaks.start()
-        self._cleaned = False
-        await self.setUp()
+            self._clock = VirtualClock().install()
+        try:
+            if self.leak_check:
+                from ._leaks import LeakCheck
 
-    async def _exit(self, failed: bool) -> None:
+                self._leaks = LeakCheck().start()
+            await self.setUp()
+        except BaseException:
+            await self._exit(failed=True, tear_down=False)
+            raise
+
+    async def _exit(self, failed: bool, *, tear_down: bool = True) -> None:
+        __tracebackhide__ = True
         try:
             try:
-                await self.tearDown()
+                if tear_down:
+                    await self.tearDown()
             finally:
                 await self._cleanup()
-            if self._leaks is not None:
-                leaks, self._leaks = self._leaks, None
-                await leaks.finish(raise_on_leak=not failed)
+        except BaseException:
+            failed = True
+            raise
         finally:
-            if self._clock is not None:
-                clock, self._clock = self._clock, None
-                clock.uninstall()
+            try:
+                if self._leaks is not None:
+                    leaks, self._leaks = self._leaks, None
+                    await leaks.finish(raise_on_leak=not failed)
+            finally:
+                if self._clock is not None:
+                    clock, self._clock = self._clock, None
+                    clock.uninstall()
 
     async def __aenter__(self) -> AsyncWorkflowTestCase:
         await self._enter()
@@ -169,13 +306,25 @@ class AsyncWorkflowTestCase:
     ) -> None:
         await self._exit(failed=exc is not None)
 
-    async def run_test(self, method_name: str) -> None:
-        """Run one test method between setUp and tearDown (tearDown even when it fails)."""
-        method = getattr(self, method_name)
+    async def run_test(self, method_name: str | None = None, /, **kwargs: Any) -> None:
+        """Run one test method between setUp and tearDown (tearDown even when it fails).
+
+        ``method_name`` defaults to the one given to the constructor; ``kwargs`` are
+        passed to the method (the pytest plugin passes the fixtures it asks for).
+        If setUp fails, the method and tearDown do not run, but the test resources
+        made so far are still cleaned up.
+        """
+        __tracebackhide__ = True
+        name = method_name or self._method_name
+        if name is None:
+            raise TypeError(f"run_test(): no method name given to it or to {type(self).__name__}()")
+        method = getattr(self, name, None)
+        if not callable(method):
+            raise AttributeError(f"{type(self).__name__} has no test method {name!r}")
         await self._enter()
         failed = True
         try:
-            outcome = method()
+            outcome = method(**kwargs)
             if inspect.isawaitable(outcome):
                 await outcome
             failed = False
@@ -192,56 +341,82 @@ class AsyncWorkflowTestCase:
         parameters: Mapping[str, Mapping[str, Any]] | None = None,
         raise_on_error: bool = True,
     ) -> WorkflowResult:
-        """Execute ``workflow`` (or a builder) on ``self.runtime``."""
-        runtime = self.runtime
-        self._attach(runtime)
-        return await runtime.execute(
+        """Execute ``workflow`` (or a builder) on ``self.runtime`` and return its result.
+
+        The workflow reaches the test resources and the runtime's registered
+        functions. By default a failing node's exception is raised; with
+        ``raise_on_error=False`` the result tells what happened.
+        """
+        result = await self.runtime.execute(
             workflow, inputs, parameters=parameters, raise_on_error=raise_on_error
         )
+        logger.debug("executed %r", result)
+        return result
 
     # -- resources ----------------------------------------------------------------------
 
     async def create_test_resource(
         self,
         name: str,
-        factory: Callable[[], Any] | None,
+        factory: Callable[[], Any] | None = None,
         *,
         mock: bool = False,
         cleanup: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """Create a resource now, reachable from workflows by ``get_resource(name)``.
+        """Create a resource now; workflows reach it by ``await get_resource(name)``.
 
-        With ``mock=True`` and no factory it is an ``AsyncMock``; every resource made
-        with ``mock=True`` has its calls recorded, whoever makes them. Test resources
-        are cleaned up at tearDown, newest first (``cleanup(resource)`` when given,
-        else ``aclose()``/``close()``; mocks are left alone).
+        ``factory`` (sync or async) makes it. With ``mock=True`` and no factory it
+        is an ``AsyncMock``; every resource made with ``mock=True`` has its calls
+        recorded, whoever makes them (a given fake is kept as it is: its methods are
+        wrapped in place). Test resources are cleaned up at tearDown, newest first:
+        ``cleanup(resource)`` (sync or async) when given, else its ``aclose()`` or
+        ``close()``; mocks are left alone. A second resource of the same name
+        replaces the first for the workflows; both are cleaned up.
         """
+        if not isinstance(name, str) or not name:
+            raise ValueError(
+                f"create_test_resource(): the name must be a non-empty str, got {name!r}"
+            )
+        if cleanup is not None and not callable(cleanup):
+            raise TypeError(
+                f"create_test_resource({name!r}): cleanup must be callable, got {cleanup!r}"
+            )
         if factory is None:
             if not mock:
                 raise ValueError(
-                    f"create_test_resource({name!r}): no factory given; pass a factory, "
-                    "or mock=True for an AsyncMock"
+                    f"create_test_resource({name!r}): no factory given; pass a factory "
+                    f"(e.g. lambda: obj), or mock=True for an AsyncMock"
                 )
             resource: Any = _new_async_mock(name)
         else:
             if not callable(factory):
                 raise TypeError(
-                    f"create_test_resource({name!r}): factory must be callable, got {factory!r}"
+                    f"create_test_resource({name!r}): factory must be callable, got "
+                    f"{type(factory).__name__}; pass lambda: obj to use an existing object"
                 )
-            resource = factory()
-            if inspect.isawaitable(resource):
-                resource = await resource
+            try:
+                resource = factory()
+                if inspect.isawaitable(resource):
+                    resource = await resource
+            except Exception as exc:
+                exc.add_note(f"while creating test resource {name!r}")
+                raise
         if mock and not instrument(resource):
             raise TypeError(
-                f"create_test_resource({name!r}, mock=True): cannot record calls on "
-                f"{type(resource).__name__} (no instance attributes); pass an AsyncMock "
-                "or an object with a __dict__"
+                f"create_test_resource({name!r}, mock=True): cannot record the calls of a "
+                f"{type(resource).__name__} (it has no __dict__ to wrap its methods in); "
+                "pass an AsyncMock or an object of a class of your own"
             )
-        self._resources.pop(name, None)
-        self._resources[name] = (resource, cleanup, mock)
-        for runtime, _ in self._attached.values():
-            runtime._resources.provide(name, resource, _no_cleanup)
+        self._register(_TestResource(name, resource, cleanup, mock))
+        logger.debug("created test resource %r: %r", name, resource)
         return resource
+
+    def _register(self, entry: _TestResource) -> None:
+        self._resources[entry.name] = entry
+        self._created.append(entry)
+        self._cleaned = False
+        for attachment in self._attached.values():
+            self._lend(attachment, entry)
 
     def _provide_default(self, name: str) -> bool:
         """Make ``http``/``cache`` on a workflow's first ``get_resource`` of them."""
@@ -251,60 +426,63 @@ class AsyncWorkflowTestCase:
             _ = self.mock_cache
         else:
             return False
-        for runtime, _unsubscribe in self._attached.values():
-            registry = runtime._resources
-            if not registry.is_created(name):
-                registry.provide(name, self._resources[name][0], _no_cleanup)
         return True
 
-    def _register_sync(self, name: str, resource: Any) -> Any:
-        instrument(resource)
-        self._resources[name] = (resource, None, True)
-        for runtime, _ in self._attached.values():
-            runtime._resources.provide(name, resource, _no_cleanup)
-        return resource
+    def _default(self, name: str, make: Callable[[], Any]) -> Any:
+        entry = self._resources.get(name)
+        if entry is None:
+            resource = make()
+            instrument(resource)
+            entry = _TestResource(name, resource, None, True)
+            self._register(entry)
+            logger.debug("created default test resource %r: %r", name, resource)
+        return entry.resource
 
     @property
     def mock_http(self) -> Any:
-        """A mock HTTP client registered as the resource ``"http"``, made on first use."""
-        if self._mock_http is None:
-            if "http" in self._resources:
-                self._mock_http = self._resources["http"][0]
-            else:
-                from ._mock_http import MockHttpClient
+        """The test resource ``"http"``: a ``MockHttpClient`` made on first use.
 
-                self._mock_http = self._register_sync("http", MockHttpClient())
-        return self._mock_http
+        First use is the test touching this attribute or a workflow's
+        ``get_resource("http")``; a resource ``"http"`` the test created is returned
+        as it is.
+        """
+        from ._mock_http import MockHttpClient
+
+        return self._default("http", MockHttpClient)
 
     @property
     def mock_cache(self) -> Any:
-        """A memory test cache registered as the resource ``"cache"``, made on first use."""
-        if self._mock_cache is None:
-            if "cache" in self._resources:
-                self._mock_cache = self._resources["cache"][0]
-            else:
-                from ._cache import MemoryTestCache
+        """The test resource ``"cache"``: a ``MemoryTestCache`` made on first use.
 
-                self._mock_cache = self._register_sync("cache", MemoryTestCache())
-        return self._mock_cache
+        First use is the test touching this attribute or a workflow's
+        ``get_resource("cache")``; a resource ``"cache"`` the test created is
+        returned as it is.
+        """
+        from ._cache import MemoryTestCache
+
+        return self._default("cache", MemoryTestCache)
 
     # -- assertions ---------------------------------------------------------------------
 
     def assert_workflow_success(self, result: WorkflowResult) -> None:
         """Fail unless every node completed; the message lists each failure with its traceback."""
         __tracebackhide__ = True
-        if not result.success:
-            statuses = ", ".join(f"{n}={s}" for n, s in result.node_status.items())
-            raise AssertionError(
-                f"workflow {result.workflow!r} failed (nodes: {statuses})\n"
-                f"{result.describe_errors()}"
-            )
+        _check_result("assert_workflow_success", result)
+        if result.success:
+            return
+        statuses = ", ".join(f"{n}={s}" for n, s in result.node_status.items())
+        details = result.describe_errors() or "(no node error was recorded)"
+        raise AssertionError(
+            f"workflow {result.workflow!r} failed after {result.execution_time:.3f}s "
+            f"(nodes: {statuses})\n{details}"
+        )
 
     def assert_node_output(
         self, result: WorkflowResult, node_id: str, expected: Any, key: str | None = None
     ) -> None:
-        """Fail unless the node's output (or its ``key``; dotted keys dig in) equals ``expected``."""
+        """Fail unless the node's output (or its ``key``: dotted keys dig in) is ``expected``."""
         __tracebackhide__ = True
+        _check_result("assert_node_output", result)
         try:
             actual = result.get_output(node_id, key)
         except KeyError as exc:
@@ -316,49 +494,53 @@ class AsyncWorkflowTestCase:
             raise AssertionError(f"{where} is {actual!r}, expected {expected!r}")
 
     def assert_resource_called(self, name: str, method: str, times: int | None = None) -> None:
-        """Fail unless ``method`` of test resource ``name`` was called (``times`` exactly)."""
+        """Fail unless ``method`` of test resource ``name`` was called (``times``: exactly).
+
+        ``times=None`` means at least once. Works on resources created with
+        ``mock=True`` (and on any mock object); on mocks, ``method`` may be a
+        dotted path (``"client.fetch"``).
+        """
         __tracebackhide__ = True
-        if name not in self._resources:
+        if times is not None and (
+            isinstance(times, bool) or not isinstance(times, int) or times < 0
+        ):
+            raise ValueError(
+                f"assert_resource_called(): times must be an int >= 0 or None, got {times!r}"
+            )
+        entry = self._resources.get(name)
+        if entry is None:
             raise AssertionError(
                 f"no test resource named {name!r}; test resources: {sorted(self._resources)}"
             )
-        resource = self._resources[name][0]
-        calls = calls_of(resource, method)
+        calls = calls_of(entry.resource, method)
         if calls is None:
             raise AssertionError(
-                f"calls of resource {name!r} are not recorded; create it with mock=True"
+                f"the calls of test resource {name!r} are not recorded; create it with mock=True"
             )
         count = len(calls)
-        if (times is None and count == 0) or (times is not None and count != times):
-            wanted = "at least once" if times is None else f"{times} time(s)"
-            seen = "\n".join(f"  {c.method}(*{c.args!r}, **{c.kwargs!r})" for c in calls)
-            raise AssertionError(
-                f"{name}.{method} was called {count} time(s), expected {wanted}"
-                + (f"; calls:\n{seen}" if seen else "")
-            )
+        if (times is None and count > 0) or count == times:
+            return
+        wanted = "at least once" if times is None else f"{times} time(s)"
+        message = f"{name}.{method} was called {count} time(s), expected {wanted}"
+        if calls:
+            seen = "\n".join(f"  {method}(*{c.args!r}, **{c.kwargs!r})" for c in calls)
+            message += f"; its calls:\n{seen}"
+        else:
+            message += f"; calls recorded on {name!r}: {describe_calls(entry.resource)}"
+        raise AssertionError(message)
 
-    @asynccontextmanager
-    async def assert_time_limit(self, seconds: float) -> AsyncIterator[None]:
-        """Fail when the block runs longer than ``seconds``; it is cancelled at the limit."""
-        __tracebackhide__ = True
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        try:
-            async with asyncio.timeout(seconds) as scope:
-                yield
-        except TimeoutError:
-            if scope.expired():
-                raise AssertionError(
-                    f"block exceeded its time limit of {seconds:g}s and was cancelled "
-                    f"after {loop.time() - start:.3f}s"
-                ) from None
-            raise
-        elapsed = loop.time() - start
-        if elapsed > seconds:
-            raise AssertionError(f"block took {elapsed:.3f}s, over its limit of {seconds:g}s")
+    def assert_time_limit(self, seconds: float) -> TimeLimit:
+        """``async with self.assert_time_limit(s):`` fails when the block runs longer than ``s``.
+
+        The block is cancelled at the limit instead of hanging the test.
+        """
+        return TimeLimit(seconds)
 
     def get_node_execution_count(self, node_id: str) -> int:
-        """How many times node ``node_id`` started (each retry attempt counts) in this test."""
+        """How many times node ``node_id`` started in this test (each retry counts).
+
+        Counted over every workflow this test executed, on any of its runtimes.
+        """
         return self._node_counts[node_id]
 
     def enable_tracing(self) -> None:
@@ -367,8 +549,16 @@ class AsyncWorkflowTestCase:
             self._trace = []
 
     def get_execution_trace(self) -> list[dict[str, Any]]:
-        """The recorded events as dicts with ``timestamp``, ``event``, ``node_id`` and more."""
+        """The recorded events as dicts with ``timestamp``, ``event``, ``node_id`` and more.
+
+        Empty until ``enable_tracing()`` is called.
+        """
         return list(self._trace or [])
+
+
+def _check_result(where: str, result: object) -> None:
+    if not isinstance(result, WorkflowResult):
+        raise TypeError(f"{where}() needs a WorkflowResult, got {type(result).__name__}")
 
 
 def _new_async_mock(name: str) -> mock.AsyncMock:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
-    from ._cache import MemoryTestCache, RedisTestCache
+    from ._cache import BaseTestCache, MemoryTestCache, RedisTestCache
+    from ._databases import BaseTestDatabase, PostgresTestDatabase, SqliteTestDatabase
     from ._mock_http import MockHttpClient
 
 __all__ = ["AsyncWorkflowFixtures"]
@@ -23,14 +25,58 @@ class AsyncWorkflowFixtures:
 
         return MockHttpClient()
 
+    @overload
     @staticmethod
     async def create_test_cache(
-        backend: str = "memory", url: str | None = None
-    ) -> MemoryTestCache | RedisTestCache:
+        backend: Literal["memory"] = "memory", url: None = None
+    ) -> MemoryTestCache: ...
+
+    @overload
+    @staticmethod
+    async def create_test_cache(
+        backend: Literal["redis"], url: str | None = None
+    ) -> RedisTestCache: ...
+
+    @overload
+    @staticmethod
+    async def create_test_cache(backend: str, url: str | None = None) -> BaseTestCache: ...
+
+    @staticmethod
+    async def create_test_cache(backend: str = "memory", url: str | None = None) -> BaseTestCache:
         """An async cache that records its calls: ``"memory"`` or a real ``"redis"``."""
         from ._cache import create_test_cache
 
         return await create_test_cache(backend, url)
+
+    @overload
+    @staticmethod
+    async def create_test_database(
+        engine: Literal["sqlite"] = "sqlite",
+        database: str | None = None,
+        dsn: None = None,
+        *,
+        schema: str | os.PathLike[str] | None = None,
+    ) -> SqliteTestDatabase: ...
+
+    @overload
+    @staticmethod
+    async def create_test_database(
+        engine: Literal["postgresql"],
+        database: str | None = None,
+        dsn: str | None = None,
+        *,
+        schema: str | os.PathLike[str] | None = None,
+    ) -> PostgresTestDatabase: ...
+
+    @overload
+    @staticmethod
+    async def create_test_database(
+        engine: str,
+        database: str | None = None,
+        dsn: str | None = None,
+        *,
+        schema: str | os.PathLike[str] | None = None,
+    ) -> BaseTestDatabase: ...
 
     @staticmethod
     async def create_test_database(
@@ -38,8 +84,8 @@ class AsyncWorkflowFixtures:
         database: str | None = None,
         dsn: str | None = None,
         *,
-        schema: str | None = None,
-    ) -> Any:
+        schema: str | os.PathLike[str] | None = None,
+    ) -> BaseTestDatabase:
         """A fresh, isolated database (SQLite file or PostgreSQL database), dropped at cleanup."""
         from ._databases import create_test_database
 
@@ -53,7 +99,9 @@ class AsyncWorkflowFixtures:
         return temp_directory()
 
     @staticmethod
-    async def create_test_files(directory: str, files: Mapping[str, Any]) -> dict[str, str]:
+    async def create_test_files(
+        directory: str | os.PathLike[str], files: Mapping[str, Any]
+    ) -> dict[str, str]:
         """Write ``{relative_path: content}`` under ``directory``; return the absolute paths."""
         from ._files import create_test_files
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
+from collections import Counter
 from typing import Any, NamedTuple
 from unittest import mock
 
-__all__ = ["ResourceCall", "calls_of", "instrument", "is_mock"]
+__all__ = ["ResourceCall", "calls_of", "describe_calls", "instrument", "is_mock"]
 
 
 class ResourceCall(NamedTuple):
@@ -24,11 +26,22 @@ class ResourceCall(NamedTuple):
 
 
 _RECORD = "_awaitflow_calls"
+# Only real routines are wrapped: a nested class, a property or a cached_property
+# on the type is an attribute, not a method to record.
+_ROUTINES = (types.FunctionType, types.MethodDescriptorType, types.BuiltinFunctionType)
 
 
 def is_mock(obj: Any) -> bool:
     """Whether ``obj`` is a ``unittest.mock`` object (which records its own calls)."""
     return isinstance(obj, mock.NonCallableMock)
+
+
+def _record_of(resource: Any) -> list[ResourceCall] | None:
+    try:
+        record: list[ResourceCall] = object.__getattribute__(resource, _RECORD)
+    except AttributeError:
+        return None
+    return record
 
 
 def _wrap(name: str, method: Any, record: list[ResourceCall]) -> Any:
@@ -50,8 +63,13 @@ def _wrap(name: str, method: Any, record: list[ResourceCall]) -> Any:
 
 
 def instrument(resource: Any) -> bool:
-    """Record every public method call of ``resource``; False when it cannot be done."""
-    if is_mock(resource) or hasattr(resource, _RECORD):
+    """Record every public method call of ``resource``; False when it cannot be done.
+
+    Mocks are left as they are (they record their own calls). Anything else needs
+    a ``__dict__``: each public method of its type is wrapped on the instance.
+    Instrumenting twice is harmless.
+    """
+    if is_mock(resource) or _record_of(resource) is not None:
         return True
     record: list[ResourceCall] = []
     try:
@@ -62,12 +80,11 @@ def instrument(resource: Any) -> bool:
         if name.startswith("_"):
             continue
         attribute = inspect.getattr_static(type(resource), name, None)
-        if isinstance(attribute, property) or not callable(attribute):
-            continue
-        if isinstance(attribute, staticmethod | classmethod):
+        if not isinstance(attribute, _ROUTINES):
             continue
         bound = getattr(resource, name)
-        object.__setattr__(resource, name, _wrap(name, bound, record))
+        if callable(bound):
+            object.__setattr__(resource, name, _wrap(name, bound, record))
     return True
 
 
@@ -78,7 +95,18 @@ def calls_of(resource: Any, method: str) -> list[ResourceCall] | None:
         for part in method.split("."):
             target = getattr(target, part)
         return [ResourceCall(method, tuple(c.args), dict(c.kwargs)) for c in target.call_args_list]
-    record: list[ResourceCall] | None = getattr(resource, _RECORD, None)
+    record = _record_of(resource)
     if record is None:
         return None
     return [c for c in record if c.method == method]
+
+
+def describe_calls(resource: Any) -> str:
+    """Every recorded call of ``resource``, summed up per method (``fetch x2, insert x1``)."""
+    if is_mock(resource):
+        names = [name for name, _args, _kwargs in resource.mock_calls if name]
+    else:
+        names = [c.method for c in _record_of(resource) or []]
+    if not names:
+        return "no calls"
+    return ", ".join(f"{name} x{count}" for name, count in Counter(names).items())

@@ -3,11 +3,14 @@
 Thin by design: the logic lives in the modules of ``awaitflow.testing``.
 
 - Every ``AsyncWorkflowTestCase`` subclass in a test module is collected, whatever
-  its name; each ``test_*`` method runs on a fresh instance in its own event loop,
-  with or without pytest-asyncio (strict mode, auto mode, or ``-p no:asyncio``).
-- Markers: ``virtual_time`` (run a plain async test on a virtual clock) and
-  ``leak_check`` (check a plain async test for leaks; ``leak_check(False)`` turns
-  the check off for a test case method).
+  its name (a class that sets ``__test__ = False`` in its own body is not; its
+  subclasses are). Each ``test*`` method runs on a fresh instance in its own event
+  loop, with or without pytest-asyncio (strict mode, auto mode, or
+  ``-p no:asyncio``), marked ``@pytest.mark.asyncio`` or not. Methods may take
+  parameters (``@pytest.mark.parametrize``) and synchronous fixtures.
+- Markers: ``virtual_time`` (run a test on a virtual clock) and ``leak_check``
+  (check a plain async test for leaks; ``leak_check(False)`` turns the check off,
+  also for a test case method).
 - Fixtures: ``awaitflow_runtime``, ``mock_http_client``, ``test_cache``, ``temp_dir``,
   ``sqlite_database``, ``postgres_database``, ``redis_cache``, ``virtual_clock``.
 """
@@ -18,23 +21,39 @@ import asyncio
 import inspect
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
 from ._case import AsyncWorkflowTestCase
 
+if TYPE_CHECKING:
+    from .._runtime import AsyncLocalRuntime
+    from ._cache import MemoryTestCache, RedisTestCache
+    from ._clock import VirtualClock
+    from ._databases import PostgresTestDatabase, SqliteTestDatabase
+    from ._mock_http import MockHttpClient
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 try:  # pytest-asyncio runs the async fixtures when it is installed and enabled
     import pytest_asyncio
 
-    _async_fixture: Any = pytest_asyncio.fixture
+    _fixture_decorator: Any = pytest_asyncio.fixture
 except ImportError:  # pragma: no cover - exercised without pytest-asyncio installed
-    _async_fixture = pytest.fixture
+    _fixture_decorator = pytest.fixture
+
+
+def _async_fixture(func: _F) -> _F:
+    """Declare an async fixture (run by pytest-asyncio, in strict mode too)."""
+    return cast(_F, _fixture_decorator(func))
+
+_CALL_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Declare the markers."""
+    """Declare the markers (and ``asyncio`` when pytest-asyncio is not active)."""
     config.addinivalue_line(
         "markers", "virtual_time: run the async test on awaitflow's virtual clock"
     )
@@ -43,14 +62,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "leak_check(enabled=True): fail the test when it leaks tasks, resources or "
         "unawaited coroutines",
     )
+    if not config.pluginmanager.has_plugin("asyncio"):
+        config.addinivalue_line(
+            "markers",
+            "asyncio: accepted on AsyncWorkflowTestCase classes, which awaitflow runs "
+            "itself (pytest-asyncio is not active)",
+        )
 
 
-def _is_case_class(obj: Any) -> bool:
+def _is_case_class(obj: object) -> bool:
     return (
         inspect.isclass(obj)
         and issubclass(obj, AsyncWorkflowTestCase)
         and obj is not AsyncWorkflowTestCase
-        and getattr(obj, "__test__", True)
+        and vars(obj).get("__test__", True) is not False
         and not inspect.isabstract(obj)
     )
 
@@ -59,48 +84,101 @@ def _is_case_class(obj: Any) -> bool:
 def pytest_pycollect_makeitem(
     collector: pytest.Module | pytest.Class, name: str, obj: object
 ) -> pytest.Collector | None:
-    """Collect every AsyncWorkflowTestCase subclass, whatever its name."""
+    """Collect every AsyncWorkflowTestCase subclass of a module, whatever its name."""
     if isinstance(collector, pytest.Module) and _is_case_class(obj):
-        return WorkflowCaseCollector.from_parent(collector, name=name, obj=obj)
+        case_collector: pytest.Collector = WorkflowCaseCollector.from_parent(
+            collector, name=name, obj=obj
+        )
+        return case_collector
+    if isinstance(collector, pytest.Module) and obj is AsyncWorkflowTestCase:
+        return []  # type: ignore[return-value]  # the base class itself holds no tests
     return None
 
 
 class WorkflowCaseCollector(pytest.Class):
-    """Collects the ``test_*`` methods of an AsyncWorkflowTestCase subclass."""
+    """Collects the ``test*`` methods of an AsyncWorkflowTestCase subclass."""
 
-    def collect(self) -> list[pytest.Item | pytest.Collector]:  # type: ignore[override]
-        """One item per ``test*`` method, in definition order."""
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        """One item per test method (and per parameter set), base classes' methods first.
+
+        The methods go through pytest's own item making, so parametrization and
+        other plugins' hooks apply; each resulting function becomes a
+        :class:`WorkflowCaseItem`.
+        """
         cls = self.obj
         seen: set[str] = set()
-        items: list[pytest.Item | pytest.Collector] = []
+        per_class: list[list[pytest.Item | pytest.Collector]] = []
         for klass in cls.__mro__:
-            for name, value in vars(klass).items():
-                if name in seen or not name.startswith("test") or not callable(value):
+            if klass is AsyncWorkflowTestCase or klass is object:
+                continue
+            found: list[pytest.Item | pytest.Collector] = []
+            for name, value in list(vars(klass).items()):
+                if name in seen or name.startswith("__"):
                     continue
                 seen.add(name)
-                items.append(WorkflowCaseItem.from_parent(self, name=name, callobj=value))
+                made = self.ihook.pytest_pycollect_makeitem(collector=self, name=name, obj=value)
+                if made is None:
+                    continue
+                found.extend(made if isinstance(made, list) else [made])
+            per_class.append(found)
+        items: list[pytest.Item | pytest.Collector] = []
+        for found in reversed(per_class):
+            items.extend(self._convert(node) for node in found)
         return items
+
+    def _convert(self, node: pytest.Item | pytest.Collector) -> pytest.Item | pytest.Collector:
+        if not isinstance(node, pytest.Function) or isinstance(node, WorkflowCaseItem):
+            return node
+        extra: dict[str, Any] = {}
+        if hasattr(node, "callspec"):
+            extra["callspec"] = node.callspec
+        item = WorkflowCaseItem.from_parent(
+            self,
+            name=node.name,
+            callobj=getattr(self.obj, node.originalname),
+            fixtureinfo=node._fixtureinfo,
+            keywords=node.keywords,
+            originalname=node.originalname,
+            **extra,
+        )
+        item.own_markers = node.own_markers
+        return item
 
 
 class WorkflowCaseItem(pytest.Function):
     """One test method of an AsyncWorkflowTestCase, run between setUp and tearDown."""
 
+    def setup(self) -> None:
+        """Fill the fixtures the method asks for; async fixtures are refused."""
+        for name in self._fixtureinfo.argnames:
+            definitions = self._fixtureinfo.name2fixturedefs.get(name)
+            if not definitions:
+                continue
+            func = definitions[-1].func
+            if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+                raise pytest.UsageError(
+                    f"{self.nodeid}: the test method asks for the async fixture {name!r}, "
+                    "but an AsyncWorkflowTestCase test runs in its own event loop, where "
+                    "an async fixture's objects do not work. Make it in setUp() (with "
+                    "self.create_test_resource or AsyncWorkflowFixtures), or use a plain "
+                    "async test function."
+                )
+        super().setup()
+
     def runtest(self) -> None:
         """Run the method on a fresh instance in a fresh event loop."""
-        cls = self.parent.obj if self.parent is not None else None
-        assert cls is not None
-        instance = cls(self.name)
+        __tracebackhide__ = True
+        cls = self.cls
+        assert cls is not None and issubclass(cls, AsyncWorkflowTestCase)
+        instance = cls(self.originalname)
         marker = self.get_closest_marker("leak_check")
         if marker is not None and marker.args and not marker.args[0]:
             instance.leak_check = False
         if self.get_closest_marker("virtual_time") is not None:
             instance.virtual_time = True
+        kwargs = {name: self.funcargs[name] for name in self._fixtureinfo.argnames}
         with asyncio.Runner() as runner:
-            runner.run(instance.run_test(self.name))
-
-    def setup(self) -> None:
-        """Fill the (sync) fixtures; the test case makes its own instance."""
-        self._request._fillfixtures()
+            runner.run(instance.run_test(self.originalname, **kwargs))
 
 
 @pytest.hookimpl(trylast=True)
@@ -117,11 +195,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             names.insert(0, "_awaitflow_leak_check")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Note whether the test itself failed, for the leak check fixture's teardown."""
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
 # -- fixtures -----------------------------------------------------------------------------
 
 
 @_async_fixture
-async def awaitflow_runtime() -> AsyncIterator[Any]:
+async def awaitflow_runtime() -> AsyncIterator[AsyncLocalRuntime]:
     """An AsyncLocalRuntime, shut down after the test."""
     from .._runtime import AsyncLocalRuntime
 
@@ -130,7 +219,7 @@ async def awaitflow_runtime() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def mock_http_client() -> Any:
+def mock_http_client() -> MockHttpClient:
     """A fresh mock HTTP client (see ``AsyncWorkflowFixtures.create_mock_http_client``)."""
     from ._mock_http import MockHttpClient
 
@@ -138,7 +227,7 @@ def mock_http_client() -> Any:
 
 
 @pytest.fixture(name="test_cache")
-def _test_cache() -> Iterator[Any]:
+def _test_cache() -> Iterator[MemoryTestCache]:
     """A fresh memory test cache, emptied after the test."""
     from ._cache import MemoryTestCache
 
@@ -158,7 +247,7 @@ def temp_dir() -> Iterator[str]:
 
 
 @_async_fixture
-async def sqlite_database() -> AsyncIterator[Any]:
+async def sqlite_database() -> AsyncIterator[SqliteTestDatabase]:
     """A fresh SQLite test database (a temporary file), removed after the test."""
     from ._databases import create_test_database
 
@@ -170,7 +259,7 @@ async def sqlite_database() -> AsyncIterator[Any]:
 
 
 @_async_fixture
-async def postgres_database() -> AsyncIterator[Any]:
+async def postgres_database() -> AsyncIterator[PostgresTestDatabase]:
     """A fresh PostgreSQL database on the server of AWAITFLOW_POSTGRES_DSN, dropped after."""
     from ._databases import create_test_database
 
@@ -182,7 +271,7 @@ async def postgres_database() -> AsyncIterator[Any]:
 
 
 @_async_fixture
-async def redis_cache() -> AsyncIterator[Any]:
+async def redis_cache() -> AsyncIterator[RedisTestCache]:
     """A Redis test cache isolated by a unique key prefix; its keys are removed after."""
     from ._cache import create_test_cache
 
@@ -194,12 +283,11 @@ async def redis_cache() -> AsyncIterator[Any]:
 
 
 @_async_fixture
-async def virtual_clock() -> AsyncIterator[Any]:
+async def virtual_clock() -> AsyncIterator[VirtualClock]:
     """A virtual clock installed on the test's event loop (``now()``, ``await advance(s)``)."""
     from ._clock import VirtualClock
 
-    clock = VirtualClock()
-    clock.install()
+    clock = VirtualClock().install()
     try:
         yield clock
     finally:
@@ -207,11 +295,11 @@ async def virtual_clock() -> AsyncIterator[Any]:
 
 
 @_async_fixture
-async def _awaitflow_leak_check() -> AsyncIterator[None]:
+async def _awaitflow_leak_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Fail a plain async test marked ``leak_check`` that leaks."""
     from ._leaks import LeakCheck
 
-    check = LeakCheck()
-    check.start()
+    check = LeakCheck().start()
     yield
-    await check.finish(raise_on_leak=True)
+    failed = request.node.stash.get(_CALL_FAILED, True)
+    await check.finish(raise_on_leak=not failed)
