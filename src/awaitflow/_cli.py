@@ -279,10 +279,17 @@ def _choose(module: ModuleType, target: _Target) -> tuple[str, Any]:
             known = f"; workflows there:\n{listing}" if listing else "; it defines no workflow"
             raise UsageError(f"{str(target.path)!r} has no name {target.name!r}{known}")
         value = getattr(module, target.name)
-        if not (isinstance(value, Workflow | AsyncWorkflowBuilder) or callable(value)):
+        if inspect.isclass(value) or not (
+            isinstance(value, Workflow | AsyncWorkflowBuilder) or callable(value)
+        ):
+            what = (
+                f"the class {value.__name__}"
+                if inspect.isclass(value)
+                else f"a {type(value).__name__}"
+            )
             raise UsageError(
-                f"{target.name!r} in {str(target.path)!r} is a {type(value).__name__}, not a "
-                "Workflow, an AsyncWorkflowBuilder or a function returning one"
+                f"{target.name!r} in {str(target.path)!r} is {what}, not a Workflow, "
+                "an AsyncWorkflowBuilder or a function returning one"
             )
         return target.name, value
     if len(candidates) == 1:
@@ -421,13 +428,19 @@ def _run_command(args: argparse.Namespace) -> int:
         name, value = _choose(module, target)
         outcome = asyncio.run(_execute(module, name, value, inputs))
 
-    failed = bool(outcome.problems) or outcome.result is None or not outcome.result.success
     if trace_path is not None:
-        _write_trace(trace_path, outcome.events)
+        try:
+            _write_trace(trace_path, outcome.events)
+        except OSError as exc:
+            outcome.problems.append(f"cannot write --trace {str(trace_path)!r}: {exc}")
     if outcome.result is not None:
         if timeline_path is not None:
-            write_timeline(outcome.result, timeline_path)
+            try:
+                write_timeline(outcome.result, timeline_path)
+            except OSError as exc:
+                outcome.problems.append(f"cannot write --timeline {str(timeline_path)!r}: {exc}")
         _report(outcome.workflow, outcome.result, as_json=args.json)
+    failed = bool(outcome.problems) or outcome.result is None or not outcome.result.success
     for problem in outcome.problems:
         print(f"awaitflow: error: {problem}", file=sys.stderr)
     if outcome.result is not None and not outcome.result.success:
@@ -511,10 +524,7 @@ def _write_trace(path: Path, events: list[Event]) -> None:
             "resource": event.resource,
         }
         lines.append(json.dumps(record, ensure_ascii=False))
-    try:
-        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    except OSError as exc:
-        raise _ReportedError(f"cannot write --trace {str(path)!r}: {exc}", EXIT_USAGE) from None
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 # -- output -------------------------------------------------------------------------------
@@ -582,7 +592,8 @@ def _outputs_table(workflow: Workflow, result: WorkflowResult) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"Outputs of workflow {workflow.name!r}", title_justify="left")
+    title = f"Outputs of workflow {workflow.name!r}"
+    table = Table(title=title, title_justify="left", min_width=len(title) + 2)
     table.add_column("node", no_wrap=True)
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="ellipsis", no_wrap=True)
@@ -614,7 +625,8 @@ def _timings_table(workflow: Workflow, result: WorkflowResult) -> Any:
     origin = result.started_at
     span = max(result.execution_time, 1e-9)
     bar_width = 30
-    table = Table(title=f"Timings of workflow {workflow.name!r}", title_justify="left")
+    title = f"Timings of workflow {workflow.name!r}"
+    table = Table(title=title, title_justify="left", min_width=len(title) + 2)
     table.add_column("node", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("start", justify="right", no_wrap=True)

@@ -63,6 +63,13 @@ class TestChoosing:
         assert run.code == 2
         assert "'LIMIT' in" in run.err and "is a int, not a Workflow" in run.err
 
+    def test_name_of_a_class_exits_2(self, cli: Cli, write_file: WriteFile) -> None:
+        """A NAME bound to a class is refused rather than instantiated."""
+        path = write_file("cls.py", "from awaitflow import AsyncWorkflowBuilder\n")
+        run = cli("run", f"{path}:AsyncWorkflowBuilder")
+        assert run.code == 2
+        assert "is the class AsyncWorkflowBuilder, not a Workflow" in run.err
+
     def test_file_without_workflow_exits_2(self, cli: Cli, write_file: WriteFile) -> None:
         """A file defining no workflow says what it looked for."""
         run = cli("run", write_file("empty.py", "def helper(x):\n    return x\n"))

@@ -24,6 +24,7 @@ def _row(*cells: str) -> re.Pattern[str]:
     """A table row starting with these cells, whatever the column widths."""
     return re.compile(r"│ " + r"\s*│ ".join(map(re.escape, cells)) + r"\s*│")
 
+
 GREETER = """
 from awaitflow import AsyncWorkflowBuilder
 
@@ -72,6 +73,21 @@ class TestExample:
         assert outputs["extract"]["since"] == "2024-06-01"
         assert 0 < outputs["extract"]["count"] < 240
         assert all(row["sold_on"] >= "2024-06-01" for row in outputs["extract"]["rows"])
+
+
+class TestPriceWatchExample:
+    def test_factory_setup_and_retry(self, cli: Cli) -> None:
+        """The second example: a build_* factory, async setup, a retried flaky shop."""
+        example = EXAMPLE.with_name("price_watch.py")
+        run = cli("run", example, "--json", "--inputs", '{"latency": 0.005}')
+        assert run.code == 0, run.err
+        outputs = json.loads(run.out)
+        assert outputs["budget"]["attempts"] == 2
+        assert outputs["cheapest"] == {
+            "shop": "budget",
+            "price": 36.5,
+            "savings": {"corner": 4.5, "deluxe": 15.5},
+        }
 
 
 class TestJson:

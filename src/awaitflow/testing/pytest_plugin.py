@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
@@ -29,6 +30,8 @@ import pytest
 from ._case import AsyncWorkflowTestCase
 
 if TYPE_CHECKING:
+    from _pytest._code import Traceback
+
     from .._runtime import AsyncLocalRuntime
     from ._cache import MemoryTestCache, RedisTestCache
     from ._clock import VirtualClock
@@ -49,7 +52,12 @@ def _async_fixture(func: _F) -> _F:
     """Declare an async fixture (run by pytest-asyncio, in strict mode too)."""
     return cast(_F, _fixture_decorator(func))
 
+
 _CALL_FAILED = pytest.StashKey[bool]()
+_INTERNAL_DIRS = (
+    os.path.dirname(asyncio.__file__) + os.sep,
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -180,6 +188,20 @@ class WorkflowCaseItem(pytest.Function):
         with asyncio.Runner() as runner:
             runner.run(instance.run_test(self.originalname, **kwargs))
 
+    def _traceback_filter(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Traceback:
+        """Start at the test method as usual; for an error outside it (setUp, tearDown,
+        the leak check), drop the event loop's and this framework's own frames."""
+        traceback = super()._traceback_filter(excinfo)
+        if self.config.getoption("fulltrace", False) or not traceback:
+            return traceback
+        if traceback[0].frame.code.raw is getattr(self.function, "__code__", None):
+            return traceback
+        kept = traceback.filter(lambda entry: not str(entry.path).startswith(_INTERNAL_DIRS))
+        if len(kept):
+            return kept
+        # raised by the framework itself (a leak check): its message says it all
+        return type(traceback)([traceback[-1].with_repr_style("short")])
+
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -260,10 +282,16 @@ async def sqlite_database() -> AsyncIterator[SqliteTestDatabase]:
 
 @_async_fixture
 async def postgres_database() -> AsyncIterator[PostgresTestDatabase]:
-    """A fresh PostgreSQL database on the server of AWAITFLOW_POSTGRES_DSN, dropped after."""
-    from ._databases import create_test_database
+    """A fresh PostgreSQL database on the server of AWAITFLOW_POSTGRES_DSN, dropped after.
 
-    database = await create_test_database("postgresql")
+    Skips the test when no server answers; drops the database even when the test fails.
+    """
+    from ._databases import ServerUnavailableError, create_test_database
+
+    try:
+        database = await create_test_database("postgresql")
+    except ServerUnavailableError as exc:
+        pytest.skip(f"the PostgreSQL server is unreachable: {exc}")
     try:
         yield database
     finally:
@@ -272,10 +300,17 @@ async def postgres_database() -> AsyncIterator[PostgresTestDatabase]:
 
 @_async_fixture
 async def redis_cache() -> AsyncIterator[RedisTestCache]:
-    """A Redis test cache isolated by a unique key prefix; its keys are removed after."""
-    from ._cache import create_test_cache
+    """A Redis test cache isolated by a unique key prefix; its keys are removed after.
 
-    cache = await create_test_cache("redis")
+    Skips the test when no server answers; removes the keys even when the test fails.
+    """
+    from ._cache import create_test_cache
+    from ._databases import ServerUnavailableError
+
+    try:
+        cache = await create_test_cache("redis")
+    except ServerUnavailableError as exc:
+        pytest.skip(f"the Redis server is unreachable: {exc}")
     try:
         yield cache
     finally:
