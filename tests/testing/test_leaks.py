@@ -333,3 +333,33 @@ class TestMisuse:
         """Constructor options out of range raise ValueError naming the option."""
         with pytest.raises(ValueError, match=message):
             LeakCheck(**options)
+
+
+@pytest.mark.asyncio
+async def test_a_runtime_holding_resources_at_the_end_is_reported() -> None:
+    """A runtime made during the test and never shut down while holding resources is a leak."""
+    from awaitflow import AsyncLocalRuntime
+
+    check = LeakCheck().start()
+    runtime = AsyncLocalRuntime()
+    runtime.register_resource("db", lambda: object())
+    await runtime.get_resource("db")
+    try:
+        with pytest.raises(LeakError, match=r"not shut down and still holds resources \['db'\]"):
+            await check.finish(raise_on_leak=True)
+    finally:
+        await runtime.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_a_runtime_shut_down_is_not_a_leak() -> None:
+    """A runtime shut down before the end, or holding nothing, is not reported."""
+    from awaitflow import AsyncLocalRuntime
+
+    check = LeakCheck().start()
+    idle = AsyncLocalRuntime()
+    async with AsyncLocalRuntime() as runtime:
+        runtime.register_resource("db", lambda: object())
+        await runtime.get_resource("db")
+    assert await check.finish(raise_on_leak=True) == []
+    assert idle.resources_held == []

@@ -60,6 +60,18 @@ def record(request):
         }
         (RECORDS / (request.node.name + ".json")).write_text(json.dumps(facts))
     return write
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item):
+    # After the fixtures' teardown, before the process exits (and its temp dir goes).
+    outcome = yield
+    path = RECORDS / (item.name + ".json")
+    if path.exists():
+        facts = json.loads(path.read_text())
+        facts["sqlite_after_teardown"] = Path(facts["sqlite"]).exists()
+        path.write_text(json.dumps(facts))
+    return outcome
 """
 
 INNER_ROUND_TRIPS = """
@@ -153,14 +165,13 @@ async def test_times_out(postgres_database, redis_cache, sqlite_database, record
 
 
 @pytest.fixture
-def broken_fixture():
+def broken_fixture(postgres_database, redis_cache, sqlite_database, record):
+    record(postgres_database, redis_cache, sqlite_database)
     raise RuntimeError("a later fixture fails on purpose")
 
 
 @pytest.mark.asyncio
-async def test_later_fixture_fails(
-    postgres_database, redis_cache, sqlite_database, record, broken_fixture
-):
+async def test_later_fixture_fails(broken_fixture):
     pass
 
 
@@ -315,16 +326,21 @@ async def _leftovers(records: list[dict[str, Any]], dsn: str, url: str) -> dict[
         ]
     finally:
         await client.aclose()
-    files = [record["sqlite"] for record in records if Path(record["sqlite"]).exists()]
-    return {"databases": sorted(databases), "redis keys": keys, "sqlite files": files}
+    return {"databases": sorted(databases), "redis keys": keys}
 
 
 def leftovers(records: list[dict[str, Any]], servers: tuple[str, str]) -> dict[str, list[str]]:
     """The databases, Redis keys and SQLite files of ``records`` that still exist."""
-    return asyncio.run(_leftovers(records, *servers))
+    found = asyncio.run(_leftovers(records, *servers))
+    found["sqlite files"] = [
+        r["sqlite"]
+        for r in records
+        if r.get("sqlite_after_teardown", True) or Path(r["sqlite"]).exists()
+    ]
+    return found
 
 
-NOTHING_LEFT = {"databases": [], "redis keys": [], "sqlite files": []}
+NOTHING_LEFT: dict[str, list[str]] = {"databases": [], "redis keys": [], "sqlite files": []}
 
 
 # --------------------------------------------------------------------------- tests
@@ -363,6 +379,7 @@ def test_resources_are_removed_when_tests_fail(
     records = read_records(pytester)
     assert [record["test"] for record in records] == [
         "test_assertion_fails",
+        "test_later_fixture_fails",
         "test_passes",
         "test_raises_with_a_connection_still_open",
         "test_times_out",

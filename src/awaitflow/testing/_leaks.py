@@ -298,6 +298,9 @@ class LeakCheck:
                 ) from None
         self._loop = loop
         self._tasks_before = set(asyncio.all_tasks(loop))
+        from .._runtime import live_runtimes
+
+        self._runtimes_before = {id(r) for r in live_runtimes}
         self._unawaited = []
         with _lock:
             _drain_collected()
@@ -399,11 +402,28 @@ class LeakCheck:
             if not _active_checks:
                 _dropped_while_open.clear()
         leaks = [Leak("resource", f"resource {e.description} is still open") for e in open_now]
+        leaks += self._runtime_leaks()
         leaks += [
             Leak("resource", f"resource {e.description} was garbage-collected while still open")
             for e in dropped
         ]
         return leaks
+
+    def _runtime_leaks(self) -> list[Leak]:
+        """Runtimes made during the test that still hold resources (never shut down)."""
+        from .._runtime import live_runtimes
+
+        before = getattr(self, "_runtimes_before", set())
+        return [
+            Leak(
+                "resource",
+                f"{runtime!r} was not shut down and still holds resources "
+                f"{runtime.resources_held}; use 'async with AsyncLocalRuntime()' "
+                "or 'await runtime.shutdown()'",
+            )
+            for runtime in list(live_runtimes)
+            if id(runtime) not in before and runtime.resources_held
+        ]
 
     async def __aenter__(self) -> LeakCheck:
         return self.start()
