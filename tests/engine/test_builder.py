@@ -407,3 +407,37 @@ def test_await_outside_a_function_is_not_a_syntax_error() -> None:
     code = "await asyncio.sleep(0)\nasync for x in gen():\n    pass\nasync with cm():\n    pass\n"
     workflow = AsyncWorkflowBuilder("wf").add_async_code("n", code).build()
     assert "n" in workflow.nodes
+
+
+# -- execute() arguments -------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_execute_refuses_what_is_neither_workflow_nor_builder() -> None:
+    """execute() of anything else names the type it got."""
+    async with AsyncLocalRuntime() as runtime:
+        with pytest.raises(
+            TypeError, match=r"execute\(\) needs a Workflow or an AsyncWorkflowBuilder, got dict"
+        ):
+            await runtime.execute({"nodes": []})  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_execute_refuses_inputs_that_are_not_a_mapping() -> None:
+    """inputs must map names to values."""
+    async with AsyncLocalRuntime() as runtime:
+        with pytest.raises(
+            TypeError, match=r"inputs must be a mapping of names to values, got list"
+        ):
+            await runtime.execute(_chain("a"), [1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_execute_refuses_parameters_for_unknown_nodes() -> None:
+    """parameters= naming a node the workflow lacks is refused, listing the nodes."""
+    async with AsyncLocalRuntime() as runtime:
+        with pytest.raises(
+            KeyError,
+            match=r"parameters name unknown nodes \['b'\] of workflow 'wf'; nodes: \['a'\]",
+        ):
+            await runtime.execute(_chain("a"), parameters={"b": {"x": 1}})

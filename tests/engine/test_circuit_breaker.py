@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from awaitflow import (
     AsyncLocalRuntime,
@@ -14,7 +15,26 @@ from awaitflow import (
     CircuitBreakerOpenError,
 )
 
-_RESET = 0.05  # seconds; tests wait a little longer than this to see the breaker half-open
+_RESET = 30.0  # seconds of the loop clock, which the ``clock`` fixture moves on at will
+
+
+class LoopClock:
+    """Shifts the running loop's clock, which the breaker reads, without waiting."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = 0.0
+        real_time = loop.time
+        monkeypatch.setattr(loop, "time", lambda: real_time() + self.offset)
+
+    def advance(self, seconds: float) -> None:
+        """Move the loop clock ``seconds`` ahead."""
+        self.offset += seconds
+
+
+@pytest_asyncio.fixture
+async def clock(monkeypatch: pytest.MonkeyPatch) -> LoopClock:
+    """The running loop's clock, under the test's control."""
+    return LoopClock(asyncio.get_running_loop(), monkeypatch)
 
 
 class Service:
@@ -37,8 +57,9 @@ async def _fail(breaker: CircuitBreaker, times: int) -> None:
             await breaker.execute()
 
 
-async def _half_open(breaker: CircuitBreaker) -> None:
-    await asyncio.sleep(_RESET * 1.5)
+def _half_open(breaker: CircuitBreaker, clock: LoopClock, seconds: float | None = None) -> None:
+    """Move the clock on by ``seconds`` (default: the reset timeout); check it is half-open."""
+    clock.advance(breaker.reset_timeout if seconds is None else seconds)
     assert breaker.state == "half_open"
 
 
@@ -150,9 +171,7 @@ async def test_unexpected_exceptions_do_not_count() -> None:
     async def broken() -> None:
         raise KeyError("bug")
 
-    breaker = CircuitBreaker(
-        broken, failure_threshold=1, expected_exceptions=(ConnectionError,)
-    )
+    breaker = CircuitBreaker(broken, failure_threshold=1, expected_exceptions=(ConnectionError,))
     for _ in range(3):
         with pytest.raises(KeyError, match="bug"):
             await breaker.execute()
@@ -160,43 +179,45 @@ async def test_unexpected_exceptions_do_not_count() -> None:
 
 
 @pytest.mark.asyncio
-async def test_state_reads_half_open_once_the_reset_timeout_passed() -> None:
-    """After reset_timeout the state is ``"half_open"`` without any call."""
+async def test_state_reads_half_open_once_the_reset_timeout_passed(clock: LoopClock) -> None:
+    """Open until reset_timeout has passed, then ``"half_open"`` without any call."""
     breaker = CircuitBreaker(Service(), failure_threshold=1, reset_timeout=_RESET)
     await _fail(breaker, 1)
+    clock.advance(_RESET - 0.5)
     assert breaker.state == "open"
-    await _half_open(breaker)
+    _half_open(breaker, clock, 0.5)
 
 
 @pytest.mark.asyncio
-async def test_successful_trial_call_closes_it() -> None:
+async def test_successful_trial_call_closes_it(clock: LoopClock) -> None:
     """A success in half-open state closes the breaker and clears the count."""
     service = Service()
     breaker = CircuitBreaker(service, failure_threshold=1, reset_timeout=_RESET)
     await _fail(breaker, 1)
-    await _half_open(breaker)
+    _half_open(breaker, clock)
     service.failing = False
     assert await breaker.execute() == "ok"
     assert (breaker.state, breaker.failure_count) == ("closed", 0)
 
 
 @pytest.mark.asyncio
-async def test_failed_trial_call_opens_it_for_another_reset_timeout() -> None:
+async def test_failed_trial_call_opens_it_for_another_reset_timeout(clock: LoopClock) -> None:
     """A failure in half-open state reopens it at once, for a full reset_timeout again."""
     service = Service()
     breaker = CircuitBreaker(service, failure_threshold=3, reset_timeout=_RESET)
     await _fail(breaker, 3)
-    await _half_open(breaker)
+    _half_open(breaker, clock)
     await _fail(breaker, 1)
     assert breaker.state == "open"
-    with pytest.raises(CircuitBreakerOpenError):
+    clock.advance(_RESET - 0.5)
+    with pytest.raises(CircuitBreakerOpenError, match=r"next trial in 0.5s"):
         await breaker.execute()
     assert len(service.calls) == 4
-    await _half_open(breaker)
+    _half_open(breaker, clock, 0.5)
 
 
 @pytest.mark.asyncio
-async def test_half_open_lets_one_trial_call_through() -> None:
+async def test_half_open_lets_one_trial_call_through(clock: LoopClock) -> None:
     """While the trial call runs, other calls are refused."""
     release = asyncio.Event()
     calls = 0
@@ -214,7 +235,7 @@ async def test_half_open_lets_one_trial_call_through() -> None:
 
     with pytest.raises(ConnectionError):
         await breaker.call(fail)
-    await _half_open(breaker)
+    _half_open(breaker, clock)
     trial = asyncio.create_task(breaker.call(slow))
     await asyncio.sleep(0)
     with pytest.raises(CircuitBreakerOpenError):
@@ -273,7 +294,9 @@ async def test_open_breaker_fails_the_node_without_running_it(
 
 
 @pytest.mark.asyncio
-async def test_node_breaker_closes_after_a_successful_trial(runtime: AsyncLocalRuntime) -> None:
+async def test_node_breaker_closes_after_a_successful_trial(
+    runtime: AsyncLocalRuntime, clock: LoopClock
+) -> None:
     """Once half-open, a node execution that succeeds closes the breaker."""
     state = {"fail": True}
 
@@ -286,7 +309,7 @@ async def test_node_breaker_closes_after_a_successful_trial(runtime: AsyncLocalR
     workflow = AsyncWorkflowBuilder("wf").add_node("n", call_api, circuit_breaker=breaker).build()
     with pytest.raises(ConnectionError):
         await runtime.execute(workflow)
-    await _half_open(breaker)
+    _half_open(breaker, clock)
     state["fail"] = False
     assert (await runtime.execute(workflow)).get_output("n", "status") == "up"
     assert breaker.state == "closed"

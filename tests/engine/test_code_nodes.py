@@ -41,7 +41,9 @@ async def _run_fed(
     parameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The output of node ``n`` running ``code``, fed ``fed`` through connections from ``src``."""
-    builder = AsyncWorkflowBuilder("wf").add_node("src", lambda: dict(fed)).add_async_code("n", code)
+    builder = (
+        AsyncWorkflowBuilder("wf").add_node("src", lambda: dict(fed)).add_async_code("n", code)
+    )
     for name in fed:
         builder.add_connection("src", name, "n", name)
     result = await runtime.execute(
@@ -154,7 +156,9 @@ async def test_bound_output_keeps_an_injected_name_the_code_rebinds(
     runtime: AsyncLocalRuntime,
 ) -> None:
     """An input the code assigns to again is a variable the code bound, so it is output."""
-    output = await _run(runtime, "status = 'done'\nsteps = steps + 1", {"status": "new", "steps": 1})
+    output = await _run(
+        runtime, "status = 'done'\nsteps = steps + 1", {"status": "new", "steps": 1}
+    )
     assert output == {"status": "done", "steps": 2}
 
 
@@ -464,7 +468,8 @@ async def test_traceback_shows_the_code_line_under_the_node_name(
         await runtime.execute(workflow)
     text = "".join(traceback.format_exception(info.value))
     assert re.search(
-        r"File \"<node 'fetch_data'( #\d+)?>\", line 3, in <module>\n    missing = rows\[5\]\n", text
+        r"File \"<node 'fetch_data'( #\d+)?>\", line 3, in <module>\n    missing = rows\[5\]\n",
+        text,
     )
 
 

@@ -87,7 +87,9 @@ async def test_timeout_emits_workflow_failed_with_the_timeout_error(
     log = EventLog()
     runtime.subscribe(log)
     workflow = (
-        AsyncWorkflowBuilder("wf").add_async_code("slow", "await asyncio.sleep(30)").with_timeout(0.05)
+        AsyncWorkflowBuilder("wf")
+        .add_async_code("slow", "await asyncio.sleep(30)")
+        .with_timeout(0.05)
     )
     with pytest.raises(TimeoutError) as info:
         await runtime.execute(workflow)
@@ -119,7 +121,9 @@ async def test_resource_events_name_the_resource(runtime: AsyncLocalRuntime) -> 
     log = EventLog()
     runtime.subscribe(log)
     runtime.register_resource("db", lambda: "conn")
-    await runtime.execute(AsyncWorkflowBuilder("wf").add_async_code("n", "c = await get_resource('db')"))
+    await runtime.execute(
+        AsyncWorkflowBuilder("wf").add_async_code("n", "c = await get_resource('db')")
+    )
     await runtime.shutdown()
     acquired = log.of("resource_acquired")
     released = log.of("resource_released")

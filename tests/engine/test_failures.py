@@ -61,7 +61,9 @@ async def test_error_keeps_its_type_and_message(runtime: AsyncLocalRuntime) -> N
 @pytest.mark.asyncio
 async def test_error_carries_a_note_naming_the_node(runtime: AsyncLocalRuntime) -> None:
     """The raised exception has a note naming the node and the workflow."""
-    workflow = AsyncWorkflowBuilder("orders").add_async_code("load", "raise OSError('disk')").build()
+    workflow = (
+        AsyncWorkflowBuilder("orders").add_async_code("load", "raise OSError('disk')").build()
+    )
     with pytest.raises(OSError, match=r"disk") as info:
         await runtime.execute(workflow)
     assert info.value.__notes__ == ["raised by node 'load' of workflow 'orders'"]
@@ -192,7 +194,9 @@ async def test_first_failure_wins_when_several_nodes_fail(runtime: AsyncLocalRun
     workflow = (
         AsyncWorkflowBuilder("wf")
         .add_async_code("early", "gate.set()\nraise ValueError('early')")
-        .add_async_code("late", "await gate.wait()\nawait asyncio.sleep(0)\nraise ValueError('late')")
+        .add_async_code(
+            "late", "await gate.wait()\nawait asyncio.sleep(0)\nraise ValueError('late')"
+        )
         .with_parallel_execution()
         .build()
     )

@@ -270,4 +270,3 @@ async def test_plain_function_returning_an_awaitable_is_awaited(
         return later()
 
     assert await _run(runtime, start) == {"done": "yes"}
-

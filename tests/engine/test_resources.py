@@ -39,8 +39,13 @@ def _using(*names: str) -> AsyncWorkflowBuilder:
 async def test_factory_runs_only_at_the_first_get_resource() -> None:
     """Registering does not create; the first get_resource() does."""
     made: list[int] = []
+
+    def factory() -> str:
+        made.append(1)
+        return "conn"
+
     async with AsyncLocalRuntime() as runtime:
-        runtime.register_resource("db", lambda: made.append(1) or "conn")
+        runtime.register_resource("db", factory)
         assert made == []
         result = await runtime.execute(_using("db"))
         assert made == [1]

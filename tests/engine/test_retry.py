@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -40,8 +41,10 @@ async def _run(
 
 def _gaps(log: EventLog) -> list[float]:
     """Seconds from each node_retried event to the next attempt's node_started."""
-    times = [(e.kind, e.timestamp) for e in log.events if e.kind in ("node_retried", "node_started")]
-    pairs = zip(times, times[1:], strict=False)
+    times = [
+        (e.kind, e.timestamp) for e in log.events if e.kind in ("node_retried", "node_started")
+    ]
+    pairs = itertools.pairwise(times)
     return [t2 - t1 for (k1, t1), (k2, t2) in pairs if (k1, k2) == ("node_retried", "node_started")]
 
 
@@ -206,9 +209,7 @@ async def test_each_attempt_gets_its_own_node_timeout(runtime: AsyncLocalRuntime
     code = "counter['calls'] += 1\nif counter['calls'] == 1:\n    await asyncio.sleep(30)\nv = 1"
     workflow = (
         AsyncWorkflowBuilder("wf")
-        .add_async_code(
-            "n", code, timeout=0.05, retry=RetryPolicy(max_attempts=2, backoff=0.001)
-        )
+        .add_async_code("n", code, timeout=0.05, retry=RetryPolicy(max_attempts=2, backoff=0.001))
         .build()
     )
     result = await runtime.execute(workflow, {"counter": counter})

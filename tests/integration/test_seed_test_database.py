@@ -26,8 +26,7 @@ class SeedTestDatabase(AsyncWorkflowTestCase):
         """A workflow inserts users through the ``db`` resource and selects them back."""
         # PostgreSQL
         db = await AsyncWorkflowFixtures.create_test_database(
-            engine="postgresql",
-            database="test_db"
+            engine="postgresql", database="test_db"
         )
         try:
             conn = await asyncpg.connect(db.connection_string)

@@ -323,6 +323,18 @@ class TestRuntime:
             with pytest.raises(ResourceNotFoundError):
                 await shared.get_resource("http")
 
+    @pytest.mark.asyncio
+    async def test_a_registration_shadowed_by_a_test_resource_comes_back(self) -> None:
+        """The caller's own registration of a name the test lent is restored after the test."""
+        async with AsyncLocalRuntime() as shared:
+            shared.register_resource("db", lambda: "the caller's db")
+            async with Case() as test:
+                test.runtime = shared
+                await test.create_test_resource("db", lambda: "the test's db")
+                result = await test.execute_workflow(_echo("use", "db = await get_resource('db')"))
+                assert result.get_output("use", "db") == "the test's db"
+            assert await shared.get_resource("db") == "the caller's db"
+
 
 class TestExecuteWorkflow:
     @pytest.mark.asyncio
@@ -616,6 +628,7 @@ class TestAssertWorkflowSuccess:
         assert "Traceback (most recent call last)" in message
         assert "first = items[0]" in message
         assert "IndexError: list index out of range" in message
+        assert "_execution.py" not in message  # the engine's own frames are left out
 
     @pytest.mark.asyncio
     async def test_refuses_what_is_not_a_result(self) -> None:

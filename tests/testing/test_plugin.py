@@ -91,6 +91,26 @@ def test_the_base_class_is_not_collected_even_when_its_name_matches(
     assert "cannot collect" not in outcome.stdout.str()
 
 
+def test_a_test_case_nested_in_a_test_class_is_collected(pytester: pytest.Pytester) -> None:
+    """A test case class inside a plain pytest test class is collected too."""
+    pytester.makepyfile(
+        test_nested="""
+        from awaitflow.testing import AsyncWorkflowTestCase
+
+        class TestGroup:
+            class Inner(AsyncWorkflowTestCase):
+                async def test_inner(self):
+                    pass
+
+            def test_plain(self):
+                pass
+        """
+    )
+    outcome = run(pytester, "-v", "-W", "error")
+    outcome.assert_outcomes(passed=2)
+    outcome.stdout.fnmatch_lines(["*TestGroup::Inner::test_inner PASSED*"])
+
+
 def test_test_false_in_a_class_body_skips_that_class_only(pytester: pytest.Pytester) -> None:
     """A base with ``__test__ = False`` is not collected; its subclasses are."""
     pytester.makepyfile(
@@ -306,6 +326,40 @@ def test_methods_take_parameters_and_sync_fixtures(pytester: pytest.Pytester) ->
     outcome = run(pytester, "-v")
     outcome.assert_outcomes(passed=2)
     outcome.stdout.fnmatch_lines(["*test_double?1-2? PASSED*", "*test_double?5-10? PASSED*"])
+
+
+def test_skip_and_xfail_markers_apply_to_methods_and_classes(pytester: pytest.Pytester) -> None:
+    """``skip``, ``skipif``, ``xfail`` and ``pytest.skip()`` work in test cases."""
+    pytester.makepyfile(
+        test_marks="""
+        import pytest
+        from awaitflow.testing import AsyncWorkflowTestCase
+
+        class Marks(AsyncWorkflowTestCase):
+            @pytest.mark.skip(reason="not today")
+            async def test_skipped(self):
+                raise AssertionError("must not run")
+
+            @pytest.mark.xfail(strict=True, reason="known bug")
+            async def test_known_bug(self):
+                assert 1 == 2
+
+            @pytest.mark.xfail(strict=True, reason="fixed already")
+            async def test_fixed_bug(self):
+                pass
+
+            async def test_skips_itself(self):
+                pytest.skip("no server today")
+
+        @pytest.mark.skipif(True, reason="no server")
+        class NeedsServer(AsyncWorkflowTestCase):
+            async def test_it(self):
+                raise AssertionError("must not run")
+        """
+    )
+    outcome = run(pytester, "-rsxX")
+    outcome.assert_outcomes(skipped=3, xfailed=1, failed=1)
+    outcome.stdout.fnmatch_lines(["*XPASS(strict)*fixed already*", "*no server today*"])
 
 
 def test_an_async_fixture_on_a_method_is_a_clear_error(pytester: pytest.Pytester) -> None:

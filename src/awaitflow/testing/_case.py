@@ -6,6 +6,8 @@ import asyncio
 import inspect
 import logging
 import math
+import os
+import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncWorkflowTestCase", "TimeLimit"]
 
 logger = logging.getLogger("awaitflow.testing")
+_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def _no_cleanup(_resource: Any) -> None:
@@ -48,7 +51,9 @@ class _Attachment:
 
     runtime: AsyncLocalRuntime
     unsubscribe: Callable[[], None]
-    provided: dict[str, object] = field(default_factory=dict)
+    blocking_threshold: float | None = None
+    # name -> (the registration the test put in, the one it replaced)
+    provided: dict[str, tuple[object, object | None]] = field(default_factory=dict)
 
 
 class TimeLimit:
@@ -168,7 +173,9 @@ class AsyncWorkflowTestCase:
         """Subscribe to ``runtime`` and lend it this test's resources (once per runtime)."""
         if id(runtime) in self._attached:
             return
-        attachment = _Attachment(runtime, runtime.subscribe(self._on_event))
+        attachment = _Attachment(
+            runtime, runtime.subscribe(self._on_event), runtime._blocking_threshold
+        )
         self._attached[id(runtime)] = attachment
         runtime._resources.fallback = self._provide_default
         if self.blocking_threshold is not None and runtime._blocking_threshold is None:
@@ -181,18 +188,27 @@ class AsyncWorkflowTestCase:
         registry = attachment.runtime._resources
         if entry.name not in attachment.provided and registry.is_created(entry.name):
             return  # the runtime made its own resource of that name before the test lent one
+        replaced = attachment.provided.get(entry.name, (None, None))[1]
+        if entry.name not in attachment.provided:
+            replaced = registry._registrations.get(entry.name)
         registry.provide(entry.name, entry.resource, _no_cleanup)
-        attachment.provided[entry.name] = registry._registrations[entry.name]
+        attachment.provided[entry.name] = (registry._registrations[entry.name], replaced)
 
     def _detach(self, attachment: _Attachment) -> None:
         """Unsubscribe and take the lent resources back, so the runtime is left as found."""
         attachment.unsubscribe()
-        registry = attachment.runtime._resources
+        runtime = attachment.runtime
+        runtime._blocking_threshold = attachment.blocking_threshold
+        registry = runtime._resources
         if registry.fallback == self._provide_default:
             registry.fallback = None
-        for name, registration in attachment.provided.items():
-            if registry._registrations.get(name) is registration:
+        for name, (lent, replaced) in attachment.provided.items():
+            if registry._registrations.get(name) is not lent:
+                continue  # registered again by the test itself: keep that
+            if replaced is None:
                 del registry._registrations[name]
+            else:
+                registry._registrations[name] = replaced  # type: ignore[assignment]
 
     def _on_event(self, event: Event) -> None:
         if event.kind == "node_started" and event.node_id is not None:
@@ -471,7 +487,7 @@ class AsyncWorkflowTestCase:
         if result.success:
             return
         statuses = ", ".join(f"{n}={s}" for n, s in result.node_status.items())
-        details = result.describe_errors() or "(no node error was recorded)"
+        details = _describe_errors(result) or "(no node error was recorded)"
         raise AssertionError(
             f"workflow {result.workflow!r} failed after {result.execution_time:.3f}s "
             f"(nodes: {statuses})\n{details}"
@@ -554,6 +570,19 @@ class AsyncWorkflowTestCase:
         Empty until ``enable_tracing()`` is called.
         """
         return list(self._trace or [])
+
+
+def _describe_errors(result: WorkflowResult) -> str:
+    """Each node error with its traceback, without the frames of awaitflow's engine."""
+    parts = []
+    for node_id, exc in result.errors.items():
+        report = traceback.TracebackException.from_exception(exc)
+        own = [frame for frame in report.stack if not frame.filename.startswith(_ENGINE_DIR)]
+        if own:
+            report.stack = traceback.StackSummary.from_list(own)
+        text = "".join(report.format()).rstrip()
+        parts.append(f"node {node_id!r} ({result.node_status.get(node_id)}):\n{text}")
+    return "\n\n".join(parts)
 
 
 def _check_result(where: str, result: object) -> None:

@@ -413,7 +413,7 @@ class LeakCheck:
         """Runtimes made during the test that still hold resources (never shut down)."""
         from .._runtime import live_runtimes
 
-        before = getattr(self, "_runtimes_before", set())
+        before: set[int] = getattr(self, "_runtimes_before", set())
         return [
             Leak(
                 "resource",

@@ -92,13 +92,13 @@ def _is_case_class(obj: object) -> bool:
 def pytest_pycollect_makeitem(
     collector: pytest.Module | pytest.Class, name: str, obj: object
 ) -> pytest.Collector | None:
-    """Collect every AsyncWorkflowTestCase subclass of a module, whatever its name."""
-    if isinstance(collector, pytest.Module) and _is_case_class(obj):
+    """Collect every AsyncWorkflowTestCase subclass of a module (or class), whatever its name."""
+    if _is_case_class(obj):
         case_collector: pytest.Collector = WorkflowCaseCollector.from_parent(
             collector, name=name, obj=obj
         )
         return case_collector
-    if isinstance(collector, pytest.Module) and obj is AsyncWorkflowTestCase:
+    if obj is AsyncWorkflowTestCase:
         return []  # type: ignore[return-value]  # the base class itself holds no tests
     return None
 
@@ -164,12 +164,13 @@ class WorkflowCaseItem(pytest.Function):
                 continue
             func = definitions[-1].func
             if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
-                raise pytest.UsageError(
+                pytest.fail(
                     f"{self.nodeid}: the test method asks for the async fixture {name!r}, "
                     "but an AsyncWorkflowTestCase test runs in its own event loop, where "
                     "an async fixture's objects do not work. Make it in setUp() (with "
                     "self.create_test_resource or AsyncWorkflowFixtures), or use a plain "
-                    "async test function."
+                    "async test function.",
+                    pytrace=False,
                 )
         super().setup()
 
@@ -193,6 +194,8 @@ class WorkflowCaseItem(pytest.Function):
         the leak check), drop the event loop's and this framework's own frames."""
         traceback = super()._traceback_filter(excinfo)
         if self.config.getoption("fulltrace", False) or not traceback:
+            return traceback
+        if isinstance(excinfo.value, pytest.fail.Exception | pytest.skip.Exception):
             return traceback
         if traceback[0].frame.code.raw is getattr(self.function, "__code__", None):
             return traceback
