@@ -23,6 +23,16 @@ __all__ = ["AsyncLocalRuntime"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 live_runtimes: weakref.WeakSet[AsyncLocalRuntime] = weakref.WeakSet()
+dropped_holding_resources: list[str] = []
+"""Runtimes garbage-collected while still holding resources (read by leak checks)."""
+
+
+def _note_if_dropped_holding(registry: ResourceRegistry) -> None:
+    if registry.created:
+        dropped_holding_resources.append(
+            f"an AsyncLocalRuntime was garbage-collected without shutdown() while holding "
+            f"resources {registry.created}"
+        )
 
 
 class AsyncLocalRuntime:
@@ -49,6 +59,7 @@ class AsyncLocalRuntime:
         self._ids = itertools.count(1)
         self._blocking_threshold: float | None = None
         live_runtimes.add(self)
+        weakref.finalize(self, _note_if_dropped_holding, self._resources)
 
     # -- registration -------------------------------------------------------------------
 

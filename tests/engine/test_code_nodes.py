@@ -172,6 +172,34 @@ async def test_bound_output_does_not_depend_on_object_identity(
     assert same_object == new_object == {"count": 1, "done": True}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: _code.stored_names reads STORE_NAME/STORE_GLOBAL of the top-level code "
+    "object only; names bound from nested code (a comprehension's walrus) are missed",
+)
+@pytest.mark.asyncio
+async def test_bound_output_includes_a_walrus_target_in_a_comprehension(
+    runtime: AsyncLocalRuntime,
+) -> None:
+    """``last`` bound by ``:=`` inside a top-level comprehension is a variable the code bound."""
+    output = await _run(runtime, "values = [last := v * 2 for v in range(3)]")
+    assert output == {"values": [0, 2, 4], "last": 4}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: _code.stored_names does not look into nested code objects, so a "
+    "`global` assignment inside a function the code defines and calls is missed",
+)
+@pytest.mark.asyncio
+async def test_bound_output_includes_globals_set_by_functions_of_the_code(
+    runtime: AsyncLocalRuntime,
+) -> None:
+    """A name a function of the code assigns through ``global`` is bound by the code."""
+    code = "def setup():\n    global configured\n    configured = True\nsetup()"
+    assert await _run(runtime, code) == {"configured": True}
+
+
 @pytest.mark.asyncio
 async def test_bound_output_leaves_out_modules_functions_and_classes(
     runtime: AsyncLocalRuntime,
@@ -276,15 +304,26 @@ async def test_asyncio_and_time_rank_below_registered_functions(
 
 
 @pytest.mark.asyncio
-async def test_registered_functions_rank_below_get_resource(runtime: AsyncLocalRuntime) -> None:
-    """A registered function named ``get_resource`` is hidden by the real one."""
+async def test_registered_functions_rank_below_get_resource_and_wait_for_result(
+    runtime: AsyncLocalRuntime,
+) -> None:
+    """Registered functions named ``get_resource`` or ``wait_for_result`` are hidden."""
 
     def impostor(name: str) -> str:
         return "registered"
 
     runtime.register_function(impostor, name="get_resource")
+    runtime.register_function(impostor, name="wait_for_result")
     runtime.register_resource("db", lambda: "the db")
-    assert await _run(runtime, "result = {'r': await get_resource('db')}") == {"r": "the db"}
+    workflow = (
+        AsyncWorkflowBuilder("wf")
+        .add_async_code("first", "result = {'v': 1}")
+        .add_async_code(
+            "n", "result = {'r': await get_resource('db'), 'w': await wait_for_result('first')}"
+        )
+    )
+    result = await runtime.execute(workflow)
+    assert result.get_output("n") == {"r": "the db", "w": {"v": 1}}
 
 
 @pytest.mark.asyncio

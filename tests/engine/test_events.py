@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+from typing import Any
 
 import pytest
 
@@ -200,3 +202,45 @@ def test_event_as_dict_has_the_trace_keys() -> None:
     data = event.as_dict()
     trace = {key: data[key] for key in ("timestamp", "event", "node_id", "workflow")}
     assert trace == {"timestamp": 12.5, "event": "node_started", "node_id": "n", "workflow": "wf"}
+
+
+@pytest.mark.parametrize(
+    "parallel",
+    [
+        False,
+        pytest.param(
+            True,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="engine bug: _execution._worker_done drops a worker's exception raised "
+                "outside node code; execute() returns success=True with nodes skipped",
+            ),
+        ),
+    ],
+)
+@pytest.mark.asyncio
+async def test_an_error_in_a_listener_is_not_lost(
+    runtime: AsyncLocalRuntime, parallel: bool
+) -> None:
+    """A listener raising during a run makes execute() raise it, in either mode."""
+
+    def listener(event: Event) -> None:
+        if event.kind == "node_completed" and event.node_id == "a":
+            raise RuntimeError("listener broke")
+
+    runtime.subscribe(listener)
+    builder = _two_steps()
+    if parallel:
+        builder.with_parallel_execution()
+    # An error left in a task would be logged by the loop when the task is collected;
+    # catch that here so it fails this test only, not pytest's own reporting.
+    loop = asyncio.get_running_loop()
+    unretrieved: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context))
+    try:
+        with pytest.raises(RuntimeError, match="listener broke"):
+            await runtime.execute(builder)
+    finally:
+        gc.collect()
+        loop.set_exception_handler(None)
+    assert unretrieved == []

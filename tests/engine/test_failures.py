@@ -220,3 +220,23 @@ async def test_cancelling_execute_cancels_the_nodes(runtime: AsyncLocalRuntime) 
         await task
     assert sorted(record["cleaned"]) == ["s1", "s2"]
     assert other_tasks() - before == set()
+
+
+@pytest.mark.asyncio
+async def test_failure_before_spawned_siblings_start_still_ends_the_run(
+    runtime: AsyncLocalRuntime,
+) -> None:
+    """A child failing at once, before its just-spawned siblings ran, ends the execution."""
+    builder = AsyncWorkflowBuilder("wf").with_parallel_execution().add_async_code("root", "v = 1")
+    for i in range(3):
+        body = "raise ValueError('first child')" if i == 0 else "w = v"
+        builder.add_async_code(f"c{i}", body).add_connection("root", "v", f"c{i}", "v")
+    before = other_tasks()
+    result = await asyncio.wait_for(runtime.execute(builder, raise_on_error=False), timeout=5)
+    assert result.node_status == {
+        "root": "completed",
+        "c0": "failed",
+        "c1": "skipped",
+        "c2": "skipped",
+    }
+    assert other_tasks() - before == set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -242,3 +243,34 @@ async def test_parallel_mode_starts_each_node_after_its_sources_complete(
     for source, target in edges:
         assert position[("node_completed", source)] < position[("node_started", target)]
     assert position[("node_started", "right")] < position[("node_completed", "left")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: AsyncLocalRuntime._limiter keeps one asyncio.Semaphore bound to the "
+    "first event loop; on a second loop its workers die and execute() reports success anyway",
+)
+def test_runtime_limit_works_on_a_second_event_loop() -> None:
+    """A runtime with max_concurrency used under two event loops in turn runs every node."""
+    peak = Peak()
+    builder = AsyncWorkflowBuilder("wf").with_parallel_execution()
+    for i in range(3):
+        builder.add_async_code(f"n{i}", "await peak.hold()")
+    workflow = builder.build()
+    runtime = AsyncLocalRuntime(max_concurrency=1)
+
+    unretrieved: list[dict[str, Any]] = []
+
+    async def run_twice() -> list[dict[str, str]]:
+        # errors left in tasks are caught here rather than logged when the tasks are collected
+        asyncio.get_running_loop().set_exception_handler(lambda _, c: unretrieved.append(c))
+        results = await asyncio.gather(
+            *(runtime.execute(workflow, {"peak": peak}) for _ in range(2))
+        )
+        gc.collect()
+        return [dict(r.node_status) for r in results]
+
+    for _ in range(2):
+        assert asyncio.run(run_twice()) == [{f"n{i}": "completed" for i in range(3)}] * 2
+    assert unretrieved == []
+    assert peak.peak == 1

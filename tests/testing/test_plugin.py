@@ -10,10 +10,16 @@ import asyncio
 import os
 import socket
 
+import asyncpg  # noqa: F401 - see below
 import pytest
+import redis.asyncio  # noqa: F401 - see below
 
 from awaitflow import AsyncLocalRuntime
 from awaitflow.testing import MemoryTestCache, MockHttpClient, VirtualClock
+
+# The inner sessions run in this process, and pytester drops the modules they imported
+# when they end. Importing asyncpg's and redis' extension modules a second time later
+# crashes the interpreter, so they are imported here, once, before any inner session.
 
 MODES = {
     "strict": ["--asyncio-mode=strict"],

@@ -298,9 +298,10 @@ class LeakCheck:
                 ) from None
         self._loop = loop
         self._tasks_before = set(asyncio.all_tasks(loop))
-        from .._runtime import live_runtimes
+        from .._runtime import dropped_holding_resources, live_runtimes
 
         self._runtimes_before = {id(r) for r in live_runtimes}
+        self._dropped_before = len(dropped_holding_resources)
         self._unawaited = []
         with _lock:
             _drain_collected()
@@ -411,10 +412,11 @@ class LeakCheck:
 
     def _runtime_leaks(self) -> list[Leak]:
         """Runtimes made during the test that still hold resources (never shut down)."""
-        from .._runtime import live_runtimes
+        from .._runtime import dropped_holding_resources, live_runtimes
 
         before: set[int] = getattr(self, "_runtimes_before", set())
-        return [
+        dropped = dropped_holding_resources[getattr(self, "_dropped_before", 0) :]
+        return [Leak("resource", text) for text in dropped] + [
             Leak(
                 "resource",
                 f"{runtime!r} was not shut down and still holds resources "
