@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import opcode
 import textwrap
 import types
 from typing import Any
@@ -14,6 +15,8 @@ from ._exceptions import WorkflowValidationError
 __all__ = ["collect_output", "compile_node_code", "is_async_code", "stored_names"]
 
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+_STORE_NAME, _STORE_GLOBAL = opcode.opmap["STORE_NAME"], opcode.opmap["STORE_GLOBAL"]
+_EXTENDED_ARG = opcode.opmap["EXTENDED_ARG"]
 _SKIPPED_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
 
 
@@ -59,14 +62,26 @@ def is_async_code(code: types.CodeType) -> bool:
 
 
 def stored_names(code: types.CodeType) -> frozenset[str]:
-    """The names the code's own statements bind at top level (assignments, imports, defs)."""
-    import dis
+    """The names the code binds in its own namespace: top-level stores, and ``global``
+    stores (and comprehension walruses) of the functions and comprehensions it holds."""
+    found: set[str] = set()
+    _scan_stores(code, found, top=True)
+    return frozenset(found)
 
-    return frozenset(
-        str(instruction.argval)
-        for instruction in dis.get_instructions(code)
-        if instruction.opname in ("STORE_NAME", "STORE_GLOBAL")
-    )
+
+def _scan_stores(code: types.CodeType, found: set[str], *, top: bool) -> None:
+    raw, names, extended = code.co_code, code.co_names, 0
+    for i in range(0, len(raw), 2):
+        op, arg = raw[i], raw[i + 1] | extended
+        if op == _EXTENDED_ARG:
+            extended = arg << 8
+            continue
+        extended = 0
+        if op == _STORE_GLOBAL or (top and op == _STORE_NAME):
+            found.add(names[arg])
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _scan_stores(const, found, top=False)
 
 
 def collect_output(namespace: dict[str, Any], stored: frozenset[str]) -> dict[str, Any]:

@@ -320,6 +320,12 @@ class Execution:
 
     def _worker_done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if error is not None and self.first_error is None:
+            # an error outside node code (a listener, the limiter): fail the run with it
+            self.first_error = (task.get_name().rpartition(":")[2], error)
+            for other in self.tasks:
+                other.cancel()
         if not self.tasks and self.done is not None and not self.done.done():
             self.done.set_result(None)
 
@@ -404,6 +410,11 @@ class Execution:
             elif node_id not in self.running and node_id not in self.status:
                 upstream = self.workflow.nodes[node_id].upstream
                 blockers = [u for u in upstream if u not in self.outputs]
+                if not blockers and node_id in self.ready and all(
+                    r == waiter or r in self.waiting for r in self.running
+                ):
+                    # ready but no free slot, and every running node waits: none will free one
+                    blockers = [waiter]
             else:
                 blockers = []
             stack.extend((b, [*path, b]) for b in blockers)

@@ -86,9 +86,14 @@ class ResourceRegistry:
         """The resource ``name`` and whether this call created it."""
         if name in self._created:
             return self._created[name], False
-        pending = self._creating.get(name)
-        if pending is not None:
-            return await asyncio.shield(pending), False
+        while (pending := self._creating.get(name)) is not None:
+            try:
+                return await asyncio.shield(pending), False
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                # the creator was cancelled, not us: try again, maybe as the creator
         registration = self._registrations.get(name)
         if registration is None and self.fallback is not None and self.fallback(name):
             registration = self._registrations.get(name)
@@ -100,6 +105,9 @@ class ResourceRegistry:
         self._creating[name] = future
         try:
             resource = await _maybe_await(registration.factory())
+        except asyncio.CancelledError:
+            future.cancel()  # waiters start a creation of their own
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # a failed creation is reported to its own caller only

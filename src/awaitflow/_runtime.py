@@ -56,6 +56,7 @@ class AsyncLocalRuntime:
         self._resources = ResourceRegistry()
         self._listeners: list[Listener] = []
         self._semaphore: asyncio.Semaphore | None = None
+        self._semaphore_loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count(1)
         self._blocking_threshold: float | None = None
         live_runtimes.add(self)
@@ -126,8 +127,10 @@ class AsyncLocalRuntime:
     def _limiter(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is None:
             return None
-        if self._semaphore is None:
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._semaphore_loop is not loop:
             self._semaphore = asyncio.Semaphore(self.max_concurrency)
+            self._semaphore_loop = loop
         return self._semaphore
 
     async def execute(

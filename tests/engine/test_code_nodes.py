@@ -172,11 +172,6 @@ async def test_bound_output_does_not_depend_on_object_identity(
     assert same_object == new_object == {"count": 1, "done": True}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: _code.stored_names reads STORE_NAME/STORE_GLOBAL of the top-level code "
-    "object only; names bound from nested code (a comprehension's walrus) are missed",
-)
 @pytest.mark.asyncio
 async def test_bound_output_includes_a_walrus_target_in_a_comprehension(
     runtime: AsyncLocalRuntime,
@@ -186,11 +181,6 @@ async def test_bound_output_includes_a_walrus_target_in_a_comprehension(
     assert output == {"values": [0, 2, 4], "last": 4}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: _code.stored_names does not look into nested code objects, so a "
-    "`global` assignment inside a function the code defines and calls is missed",
-)
 @pytest.mark.asyncio
 async def test_bound_output_includes_globals_set_by_functions_of_the_code(
     runtime: AsyncLocalRuntime,

@@ -155,11 +155,6 @@ async def test_sequential_wait_on_a_later_node_is_a_deadlock(runtime: AsyncLocal
     assert "'early'" in str(error) and "'late'" in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: _execution._wait_cycle ignores the with_parallel_execution limit; a "
-    "ready node that cannot get a slot counts as startable, so only the no-progress timeout fires",
-)
 @pytest.mark.asyncio
 async def test_parallel_wait_on_a_node_held_back_by_the_limit_is_a_deadlock(
     runtime: AsyncLocalRuntime,

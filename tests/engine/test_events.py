@@ -206,17 +206,7 @@ def test_event_as_dict_has_the_trace_keys() -> None:
 
 @pytest.mark.parametrize(
     "parallel",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="engine bug: _execution._worker_done drops a worker's exception raised "
-                "outside node code; execute() returns success=True with nodes skipped",
-            ),
-        ),
-    ],
+    [False, True],
 )
 @pytest.mark.asyncio
 async def test_an_error_in_a_listener_is_not_lost(

@@ -111,11 +111,6 @@ async def test_concurrent_first_calls_share_one_creation() -> None:
     assert len({id(r.get_output("use", "r0")) for r in results}) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: _resources.ResourceRegistry.get hands the creator's CancelledError to "
-    "every caller waiting on the same creation, so an execution nobody cancelled raises it",
-)
 @pytest.mark.asyncio
 async def test_cancelling_the_creator_does_not_cancel_the_other_callers() -> None:
     """An execution waiting on a creation another, cancelled, execution began gets the resource."""

@@ -245,11 +245,6 @@ async def test_parallel_mode_starts_each_node_after_its_sources_complete(
     assert position[("node_started", "right")] < position[("node_completed", "left")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: AsyncLocalRuntime._limiter keeps one asyncio.Semaphore bound to the "
-    "first event loop; on a second loop its workers die and execute() reports success anyway",
-)
 def test_runtime_limit_works_on_a_second_event_loop() -> None:
     """A runtime with max_concurrency used under two event loops in turn runs every node."""
     peak = Peak()
