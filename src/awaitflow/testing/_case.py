@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from unittest import mock
 
 from .._builder import AsyncWorkflowBuilder
@@ -79,7 +79,7 @@ class TimeLimit:
         self._start = 0.0
         self._scope: asyncio.Timeout | None = None
 
-    async def __aenter__(self) -> TimeLimit:
+    async def __aenter__(self) -> Self:
         self._start = asyncio.get_running_loop().time()
         self._scope = asyncio.timeout(self.seconds)
         await self._scope.__aenter__()
@@ -310,7 +310,7 @@ class AsyncWorkflowTestCase:
                     clock, self._clock = self._clock, None
                     clock.uninstall()
 
-    async def __aenter__(self) -> AsyncWorkflowTestCase:
+    async def __aenter__(self) -> Self:
         await self._enter()
         return self
 
