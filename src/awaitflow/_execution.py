@@ -15,7 +15,7 @@ from ._code import collect_output
 from ._events import Event, EventKind, dispatch
 from ._exceptions import DeadlockError, MissingOutputError
 from ._graph import Connection, Node, Workflow
-from ._results import NodeStatus, NodeTiming, WorkflowResult
+from ._results import NodeStatus, NodeTiming, WorkflowResult, attach_result
 
 if TYPE_CHECKING:
     from ._runtime import AsyncLocalRuntime
@@ -410,8 +410,10 @@ class Execution:
             elif node_id not in self.running and node_id not in self.status:
                 upstream = self.workflow.nodes[node_id].upstream
                 blockers = [u for u in upstream if u not in self.outputs]
-                if not blockers and node_id in self.ready and all(
-                    r == waiter or r in self.waiting for r in self.running
+                if (
+                    not blockers
+                    and node_id in self.ready
+                    and all(r == waiter or r in self.waiting for r in self.running)
                 ):
                     # ready but no free slot, and every running node waits: none will free one
                     blockers = [waiter]
@@ -481,10 +483,10 @@ class Execution:
             kind: EventKind = "workflow_completed" if result.success else "workflow_failed"
             await self.emit(kind, error=failure)
         if raise_on_error:
-            if timed_out is not None:
-                raise timed_out
-            if self.first_error is not None:
-                raise self.first_error[1]
+            failure = timed_out or (self.first_error[1] if self.first_error else None)
+            if failure is not None:
+                attach_result(failure, result)
+                raise failure
         return result
 
 

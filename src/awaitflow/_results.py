@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,21 @@ __all__ = ["NodeStatus", "NodeTiming", "WorkflowResult"]
 NodeStatus: TypeAlias = Literal["completed", "failed", "cancelled", "skipped"]
 
 _MISSING = object()
+
+
+_RESULT_ATTRIBUTE = "_awaitflow_result"
+
+
+def attach_result(error: BaseException, result: WorkflowResult) -> None:
+    """Keep the result of the failed execution on the error ``execute`` raises."""
+    with contextlib.suppress(AttributeError):  # an exception type with __slots__
+        setattr(error, _RESULT_ATTRIBUTE, result)
+
+
+def result_of(error: BaseException) -> WorkflowResult | None:
+    """The result of the execution that raised ``error``, if awaitflow raised it."""
+    result = getattr(error, _RESULT_ATTRIBUTE, None)
+    return result if isinstance(result, WorkflowResult) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ EXPECTED = [
     "Workflow",
     "WorkflowResult",
     "WorkflowValidationError",
+    "render_timeline",
+    "write_timeline",
 ]
 
 
@@ -59,8 +61,9 @@ def test_package_has_a_version() -> None:
 
 @pytest.mark.parametrize("name", EXPECTED)
 def test_every_public_name_has_a_docstring(name: str) -> None:
-    """Each public class has its own docstring."""
-    doc = getattr(awaitflow, name).__dict__.get("__doc__")
+    """Each public class and function has its own docstring."""
+    obj = getattr(awaitflow, name)
+    doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else obj.__doc__
     assert doc and doc.strip(), name
 
 

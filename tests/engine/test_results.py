@@ -174,3 +174,23 @@ async def test_describe_errors_shows_node_and_traceback(runtime: AsyncLocalRunti
 def test_node_timing_duration_is_end_minus_start() -> None:
     """NodeTiming.duration is ``end - start``."""
     assert NodeTiming(start=2.0, end=3.5).duration == 1.5
+
+
+@pytest.mark.asyncio
+async def test_the_raised_error_carries_the_result_of_its_execution() -> None:
+    """The exception execute() raises keeps the failed run's result for reports."""
+    from awaitflow._results import result_of
+
+    workflow = (
+        AsyncWorkflowBuilder("wf")
+        .add_async_code("ok", "result = {'v': 1}")
+        .add_async_code("boom", "raise ValueError('no')")
+        .build()
+    )
+    async with AsyncLocalRuntime() as runtime:
+        with pytest.raises(ValueError, match="no") as caught:
+            await runtime.execute(workflow)
+    result = result_of(caught.value)
+    assert result is not None
+    assert result.node_status == {"ok": "completed", "boom": "failed"}
+    assert result.outputs == {"ok": {"v": 1}}

@@ -750,3 +750,34 @@ def test_markers_are_declared(pytester: pytest.Pytester) -> None:
     """``pytest --markers`` lists the plugin's markers."""
     outcome = run(pytester, "--markers")
     outcome.stdout.fnmatch_lines(["@pytest.mark.virtual_time:*", "@pytest.mark.leak_check*"])
+
+
+def test_failed_test_case_draws_its_workflows_as_timelines(pytester: pytest.Pytester) -> None:
+    """With --awaitflow-timelines, a failed test writes one HTML timeline per workflow it ran."""
+    pytester.makepyfile(
+        """
+        from awaitflow import AsyncWorkflowBuilder
+        from awaitflow.testing import AsyncWorkflowTestCase
+
+        class PipelineTest(AsyncWorkflowTestCase):
+            async def test_fails(self):
+                ok = AsyncWorkflowBuilder("first").add_async_code("a", "result = 1")
+                await self.execute_workflow(ok)
+                bad = AsyncWorkflowBuilder("second").add_async_code("boom", "raise ValueError('x')")
+                await self.execute_workflow(bad)
+
+            async def test_passes(self):
+                third = AsyncWorkflowBuilder("third").add_async_code("a", "b = 1")
+                await self.execute_workflow(third)
+        """
+    )
+    folder = pytester.path / "timelines"
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", f"--awaitflow-timelines={folder}")
+    result.assert_outcomes(passed=1, failed=1)
+    pages = sorted(p.name for p in folder.iterdir())
+    assert pages == [
+        "PipelineTest.test_fails.1.first.html",
+        "PipelineTest.test_fails.2.second.html",
+    ]
+    html = (folder / "PipelineTest.test_fails.2.second.html").read_text()
+    assert 'data-node="boom"' in html and 'data-status="failed"' in html

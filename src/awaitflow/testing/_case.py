@@ -11,6 +11,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 from unittest import mock
@@ -19,7 +20,7 @@ from .._builder import AsyncWorkflowBuilder
 from .._events import Event
 from .._graph import Workflow
 from .._resources import release
-from .._results import WorkflowResult
+from .._results import WorkflowResult, result_of
 from .._runtime import AsyncLocalRuntime
 from ._recording import calls_of, describe_calls, instrument, is_mock
 
@@ -128,6 +129,7 @@ class AsyncWorkflowTestCase:
     virtual_time: ClassVar[bool] = False
     leak_check: ClassVar[bool] = True
     blocking_threshold: ClassVar[float | None] = 0.2
+    timeline_dir: ClassVar[str | None] = None
 
     def __init__(self, method_name: str | None = None) -> None:
         self._method_name = method_name
@@ -140,6 +142,7 @@ class AsyncWorkflowTestCase:
         self._cleaned = False
         self._clock: VirtualClock | None = None
         self._leaks: LeakCheck | None = None
+        self.workflow_results: list[WorkflowResult] = []
 
     def __repr__(self) -> str:
         method = f" {self._method_name}" if self._method_name else ""
@@ -345,6 +348,8 @@ class AsyncWorkflowTestCase:
                 await outcome
             failed = False
         finally:
+            if failed:
+                self._write_failure_timelines(name)
             await self._exit(failed)
 
     # -- executing workflows ------------------------------------------------------------
@@ -363,11 +368,42 @@ class AsyncWorkflowTestCase:
         functions. By default a failing node's exception is raised; with
         ``raise_on_error=False`` the result tells what happened.
         """
-        result = await self.runtime.execute(
-            workflow, inputs, parameters=parameters, raise_on_error=raise_on_error
-        )
+        try:
+            result = await self.runtime.execute(
+                workflow, inputs, parameters=parameters, raise_on_error=raise_on_error
+            )
+        except BaseException as exc:
+            failed = result_of(exc)
+            if failed is not None:
+                self.workflow_results.append(failed)
+            raise
+        self.workflow_results.append(result)
         logger.debug("executed %r", result)
         return result
+
+    def write_timeline(
+        self, path: str | os.PathLike[str], result: WorkflowResult | None = None
+    ) -> Path:
+        """Draw ``result`` (default: the last workflow this test executed) as an HTML page."""
+        from .._timeline import write_timeline
+
+        if result is None:
+            if not self.workflow_results:
+                raise ValueError("write_timeline(): this test executed no workflow yet")
+            result = self.workflow_results[-1]
+        return write_timeline(result, path)
+
+    def _write_failure_timelines(self, method_name: str) -> None:
+        """Draw every workflow of a failed test into ``timeline_dir``."""
+        if self.timeline_dir is None:
+            return
+        folder = Path(self.timeline_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{type(self).__qualname__}.{method_name}"
+        for index, result in enumerate(self.workflow_results, start=1):
+            path = folder / f"{stem}.{index}.{result.workflow}.html"
+            self.write_timeline(path, result)
+            logger.warning("timeline of failed test %s: %s", stem, path)
 
     # -- resources ----------------------------------------------------------------------
 

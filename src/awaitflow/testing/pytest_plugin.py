@@ -60,6 +60,17 @@ _INTERNAL_DIRS = (
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--awaitflow-timelines DIR``: draw the workflows of each failed test case there."""
+    parser.getgroup("awaitflow").addoption(
+        "--awaitflow-timelines",
+        metavar="DIR",
+        default=None,
+        help="write an HTML timeline of every workflow a failed AsyncWorkflowTestCase "
+        "test executed into DIR",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Declare the markers (and ``asyncio`` when pytest-asyncio is not active)."""
     config.addinivalue_line(
@@ -185,6 +196,9 @@ class WorkflowCaseItem(pytest.Function):
             instance.leak_check = False
         if self.get_closest_marker("virtual_time") is not None:
             instance.virtual_time = True
+        timelines = self.config.getoption("awaitflow_timelines", None)
+        if timelines:
+            instance.timeline_dir = str(timelines)
         kwargs = {name: self.funcargs[name] for name in self._fixtureinfo.argnames}
         with asyncio.Runner() as runner:
             runner.run(instance.run_test(self.originalname, **kwargs))
