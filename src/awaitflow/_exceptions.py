@@ -7,7 +7,12 @@ The tree::
     ├── MissingOutputError               (KeyError)     a connection names a key the source lacks
     ├── ResourceNotFoundError            (KeyError)     get_resource() of a name never registered
     ├── DeadlockError                    (RuntimeError) nodes wait on each other and never finish
-    └── CircuitBreakerOpenError          (RuntimeError) a breaker refuses the call while open
+    ├── CircuitBreakerOpenError          (RuntimeError) a breaker refuses the call while open
+    │   awaitflow.testing adds:
+    ├── UnmatchedRequestError            (AssertionError) the mock HTTP client got a request
+    │                                                     no registered route matches
+    ├── HttpStatusError                  a mock response's raise_for_status() on a 4xx/5xx
+    └── ServerUnavailableError           (ConnectionError) PostgreSQL or Redis is unreachable
 
 Errors raised by node code propagate with their own type and message; awaitflow
 adds a note naming the node. Timeouts are the builtin ``TimeoutError``.

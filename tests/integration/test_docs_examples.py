@@ -1,4 +1,4 @@
-"""The examples of "Integration tests of your own" (docs/parts/resources.md) run and pass."""
+"""The examples of "Integration tests of your own" (docs/testing.md) run and pass."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 import awaitflow
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "parts" / "resources.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 SECTION = "### Integration tests of your own"
 INNER_INI = """
 [pytest]
@@ -24,8 +24,9 @@ def section_examples() -> list[str]:
     """The ``python`` code blocks of the section, in order."""
     text = DOC.read_text(encoding="utf-8")
     start = text.index(SECTION)
-    end = text.find("\n### ", start + len(SECTION))
-    body = text[start : end if end != -1 else len(text)]
+    ends = [text.find(mark, start + len(SECTION)) for mark in ("\n### ", "\n## ")]
+    end = min((e for e in ends if e != -1), default=len(text))
+    body = text[start:end]
     return re.findall(r"^```python\n(.*?)^```$", body, flags=re.DOTALL | re.MULTILINE)
 
 
