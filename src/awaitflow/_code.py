@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import linecache
 import opcode
@@ -35,6 +36,24 @@ def _filename_for(node_id: str, source: str) -> str:
     return filename
 
 
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str) -> types.CodeType:
+    """Compile once per distinct source: workflows often repeat one code string."""
+    compiled: types.CodeType = compile(source, "<node>", "exec", flags=_FLAGS, dont_inherit=True)
+    return compiled
+
+
+def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
+    """``code`` and the code objects nested in it, under ``filename`` (for tracebacks)."""
+    if any(isinstance(const, types.CodeType) for const in code.co_consts):
+        consts = tuple(
+            _renamed(const, filename) if isinstance(const, types.CodeType) else const
+            for const in code.co_consts
+        )
+        return code.replace(co_filename=filename, co_consts=consts)
+    return code.replace(co_filename=filename)
+
+
 def compile_node_code(node_id: str, code: str) -> tuple[types.CodeType, str]:
     """Dedent and compile a code string; a syntax error names the node, line and column."""
     if not isinstance(code, str):
@@ -44,7 +63,7 @@ def compile_node_code(node_id: str, code: str) -> tuple[types.CodeType, str]:
     source = textwrap.dedent(code).strip("\n") + "\n"
     filename = _filename_for(node_id, source)
     try:
-        compiled = compile(source, filename, "exec", flags=_FLAGS, dont_inherit=True)
+        compiled = _renamed(_compile(source), filename)
     except SyntaxError as exc:
         line = (exc.text or "").rstrip("\n")
         pointer = " " * max((exc.offset or 1) - 1, 0) + "^"

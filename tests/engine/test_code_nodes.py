@@ -519,7 +519,8 @@ async def test_traceback_of_synchronous_code_shows_its_line(runtime: AsyncLocalR
 async def test_code_is_compiled_once_at_build(
     runtime: AsyncLocalRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """build() compiles the code string once; executions do not call ``compile``."""
+    """build() compiles a code string once (shared by nodes with the same code); executions
+    never call ``compile``."""
     calls: list[object] = []
     real_compile: Callable[..., Any] = builtins.compile
 
@@ -528,12 +529,15 @@ async def test_code_is_compiled_once_at_build(
         return real_compile(*args, **kwargs)
 
     monkeypatch.setattr(builtins, "compile", counting_compile)
-    code = "await asyncio.sleep(0)\nv = 1"
-    workflow = AsyncWorkflowBuilder("wf").add_async_code("compiled_once", code).build()
-    assert len(calls) == 1 and "compiled_once" in str(calls[0])
+    code = "await asyncio.sleep(0)\nv = 'compiled once'"
+    builder = AsyncWorkflowBuilder("wf").add_async_code("compiled_once", code)
+    workflow = builder.add_async_code("same_code", code).build()
+    assert len(calls) <= 1  # one compile for both nodes (none if this source was seen before)
+    assert workflow.nodes["compiled_once"].code.co_filename == "<node 'compiled_once'>"
+    assert workflow.nodes["same_code"].code.co_filename == "<node 'same_code'>"
     for _ in range(3):
         await runtime.execute(workflow)
-    assert len(calls) == 1
+    assert len(calls) <= 1
 
 
 @pytest.mark.asyncio
@@ -546,3 +550,18 @@ async def test_every_execution_runs_the_same_code_object(runtime: AsyncLocalRunt
     assert isinstance(first, types.CodeType)
     assert first is second
     assert first is workflow.nodes["n"].code
+
+
+@pytest.mark.asyncio
+async def test_nodes_sharing_code_name_themselves_in_tracebacks(
+    runtime: AsyncLocalRuntime,
+) -> None:
+    """Nodes built from one code string each show their own name, in nested functions too."""
+    code = "def inner():\n    raise ValueError(tag)\ninner()"
+    for node_id in ("first", "second"):
+        workflow = AsyncWorkflowBuilder(node_id).add_async_code(node_id, code).build()
+        with pytest.raises(ValueError) as caught:
+            await runtime.execute(workflow, {"tag": node_id})
+        text = "".join(traceback.format_exception(caught.value))
+        assert re.search(rf"File \"<node '{node_id}'( #\d+)?>\", line 2, in inner", text)
+        assert "raise ValueError(tag)" in text
