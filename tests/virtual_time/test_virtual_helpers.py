@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
+from _real_timer import REAL_BUDGET, RealTimer
 
 from awaitflow import AsyncLocalRuntime, AsyncWorkflowBuilder
 from awaitflow.testing import AsyncAssertions, AsyncWorkflowTestCase, MemoryTestCache, VirtualClock
 
 TICK = 2.0**-20  # the virtual clock's smallest step
-REAL_BUDGET = 0.5
-
-
-class RealTimer:
-    """Measures real seconds (the test module's ``time`` is never virtual)."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    @property
-    def elapsed(self) -> float:
-        """Real seconds since the timer was made."""
-        return time.perf_counter() - self.started
 
 
 # -- the memory test cache -------------------------------------------------------------------------

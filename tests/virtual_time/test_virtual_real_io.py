@@ -6,72 +6,25 @@ a node timeout, while a sibling node's long sleep still completes at once.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 import uuid
-from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from awaitflow import AsyncLocalRuntime, AsyncWorkflowBuilder
 from awaitflow.testing import VirtualClock
-from awaitflow.testing._cache import DEFAULT_REDIS_URL, REDIS_URL_ENV
-from awaitflow.testing._databases import DEFAULT_POSTGRES_DSN, POSTGRES_DSN_ENV
 
-PROBE_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 5.0
 REAL_BUDGET = 2.0  # connecting plus a 0.2 s query; far below the 100 s slept virtually
-
-
-def _address(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}"
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> str:
-    """The PostgreSQL server's DSN; skips the test when the server does not answer."""
-    dsn = os.environ.get(POSTGRES_DSN_ENV) or DEFAULT_POSTGRES_DSN
-
-    async def probe() -> None:
-        connection = await asyncpg.connect(dsn, timeout=PROBE_TIMEOUT)
-        await connection.close()
-
-    try:
-        asyncio.run(probe())
-    except (OSError, TimeoutError, asyncpg.CannotConnectNowError) as exc:
-        pytest.skip(f"the PostgreSQL server at {_address(dsn)} is unreachable: {exc!r}")
-    return dsn
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    """The Redis server's URL; skips the test when the server does not answer."""
-    url = os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL
-
-    async def probe() -> None:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=PROBE_TIMEOUT)
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
-
-    try:
-        asyncio.run(probe())
-    except (OSError, RedisConnectionError, RedisTimeoutError) as exc:
-        pytest.skip(f"the Redis server at {_address(url)} is unreachable: {exc!r}")
-    return url
 
 
 def use_postgres(runtime: AsyncLocalRuntime, dsn: str) -> None:
     """Register the resource ``db``: an asyncpg connection, closed at shutdown."""
 
     async def connect() -> asyncpg.Connection:
-        return await asyncpg.connect(dsn, timeout=PROBE_TIMEOUT)
+        return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
 
     runtime.register_resource("db", connect)
 

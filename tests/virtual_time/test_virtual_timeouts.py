@@ -11,24 +11,10 @@ import time
 from typing import Any
 
 import pytest
+from _real_timer import REAL_BUDGET, RealTimer
 
 from awaitflow import AsyncLocalRuntime, AsyncWorkflowBuilder
 from awaitflow.testing import AsyncWorkflowTestCase, VirtualClock, assert_ran_concurrently
-
-REAL_BUDGET = 0.5
-
-
-class RealTimer:
-    """Measures real seconds (the test module's ``time`` is never virtual)."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    @property
-    def elapsed(self) -> float:
-        """Real seconds since the timer was made."""
-        return time.perf_counter() - self.started
-
 
 # -- timeouts ----------------------------------------------------------------------------------
 

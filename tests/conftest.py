@@ -1,4 +1,4 @@
-"""Fixtures of the integration tests: the real PostgreSQL and Redis servers they use.
+"""Fixtures shared by the test suite: the real PostgreSQL and Redis servers it uses.
 
 Both fixtures are synchronous, so the test methods of ``AsyncWorkflowTestCase``
 subclasses (which run in their own event loop) can ask for them too. Each probes
