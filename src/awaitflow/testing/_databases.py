@@ -509,12 +509,29 @@ async def _connection(dsn: str) -> AsyncIterator[Any]:
         raise
 
 
+async def _end_sessions(conn: Any, name: str, polls: int = 200) -> bool:
+    """End the sessions connected to ``name``; True once none is left (5 ms polls)."""
+    others = "FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
+    await conn.execute(f"SELECT pg_terminate_backend(pid) {others}", name)
+    for _poll in range(polls):
+        if not await conn.fetchval(f"SELECT count(*) {others}", name):
+            return True
+        await asyncio.sleep(0.005)
+    return False
+
+
 async def _drop_database(conn: Any, name: str, *, force: bool | None = None) -> None:
     """Drop ``name`` if it exists, terminating the connections still open to it."""
     asyncpg = _asyncpg()
     if force is None:
         force = conn.get_server_version().major >= 13
     if force:
+        # WITH (FORCE) waits for the sessions it ends in 100 ms steps; ending them here
+        # and watching them go takes a few ms. FORCE stays the fallback.
+        if await _end_sessions(conn, name):
+            with contextlib.suppress(asyncpg.ObjectInUseError):
+                await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)}")
+                return
         await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
         return
     # Before PostgreSQL 13: refuse new connections, end the open ones, then drop.
