@@ -22,8 +22,9 @@ import inspect
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import pytest
 
@@ -39,6 +40,13 @@ if TYPE_CHECKING:
     from ._mock_http import MockHttpClient
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _Disposable(Protocol):
+    async def cleanup(self) -> None: ...
+
+
+_R = TypeVar("_R", bound=_Disposable)
 
 try:  # pytest-asyncio runs the async fixtures when it is installed and enabled
     import pytest_asyncio
@@ -285,16 +293,28 @@ def temp_dir() -> Iterator[str]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@asynccontextmanager
+async def _throwaway(make: Callable[[], Awaitable[_R]], server: str) -> AsyncIterator[_R]:
+    """Make a test resource, skip when its ``server`` is unreachable, clean it up after."""
+    from ._databases import ServerUnavailableError
+
+    try:
+        resource = await make()
+    except ServerUnavailableError as exc:
+        pytest.skip(f"the {server} server is unreachable: {exc}")
+    try:
+        yield resource
+    finally:
+        await resource.cleanup()
+
+
 @_async_fixture
 async def sqlite_database() -> AsyncIterator[SqliteTestDatabase]:
     """A fresh SQLite test database (a temporary file), removed after the test."""
     from ._databases import create_test_database
 
-    database = await create_test_database("sqlite")
-    try:
+    async with _throwaway(lambda: create_test_database("sqlite"), "SQLite") as database:
         yield database
-    finally:
-        await database.cleanup()
 
 
 @_async_fixture
@@ -303,16 +323,10 @@ async def postgres_database() -> AsyncIterator[PostgresTestDatabase]:
 
     Skips the test when no server answers; drops the database even when the test fails.
     """
-    from ._databases import ServerUnavailableError, create_test_database
+    from ._databases import create_test_database
 
-    try:
-        database = await create_test_database("postgresql")
-    except ServerUnavailableError as exc:
-        pytest.skip(f"the PostgreSQL server is unreachable: {exc}")
-    try:
+    async with _throwaway(lambda: create_test_database("postgresql"), "PostgreSQL") as database:
         yield database
-    finally:
-        await database.cleanup()
 
 
 @_async_fixture
@@ -322,16 +336,9 @@ async def redis_cache() -> AsyncIterator[RedisTestCache]:
     Skips the test when no server answers; removes the keys even when the test fails.
     """
     from ._cache import create_test_cache
-    from ._databases import ServerUnavailableError
 
-    try:
-        cache = await create_test_cache("redis")
-    except ServerUnavailableError as exc:
-        pytest.skip(f"the Redis server is unreachable: {exc}")
-    try:
+    async with _throwaway(lambda: create_test_cache("redis"), "Redis") as cache:
         yield cache
-    finally:
-        await cache.cleanup()
 
 
 @_async_fixture
